@@ -42,10 +42,12 @@ export interface Component {
 
 export class MissingPrerequisiteError extends Error {
   override name = 'MissingPrerequisiteError'
-  constructor(
-    readonly prerequisite: string,
-    readonly hint: string,
-  ) {
+  readonly prerequisite: string
+  readonly hint: string
+  // No parameter properties: Node's type stripping (erasableSyntaxOnly) cannot run them.
+  constructor(prerequisite: string, hint: string) {
     super(`missing prerequisite: ${prerequisite} — ${hint}`)
+    this.prerequisite = prerequisite
+    this.hint = hint
   }
 }

@@ -66,7 +66,13 @@ export const proxies: Record<ProxyName, ProxySpec> = {
     composeService: 'redis-queue',
     containerPort: 6379,
   },
-  kafka: { name: 'kafka', listenPort: 29092, upstreamPort: ports.kafka, composeService: 'kafka', containerPort: 9092 },
+  kafka: {
+    name: 'kafka',
+    listenPort: 29092,
+    upstreamPort: ports.kafka,
+    composeService: 'kafka',
+    containerPort: 9092,
+  },
   s3: { name: 's3', listenPort: 27070, upstreamPort: ports.s3, composeService: 's3', containerPort: 7070 },
 }
 

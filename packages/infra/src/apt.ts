@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs'
+import { type InfraContext, MissingPrerequisiteError } from './component.ts'
+import { runChecked } from './process.ts'
+
+let aptUpdated = false
+
+/**
+ * Make sure a Debian package is installed, probing one of its files. As root with apt we install it
+ * (`apt-get update` once per run first); otherwise we stop with the exact command to run.
+ */
+export async function ensureDebianPackage(
+  ctx: InfraContext,
+  component: string,
+  pkg: string,
+  probeFile: string,
+): Promise<void> {
+  if (existsSync(probeFile)) return
+  const hint = `install it with \`sudo apt-get install -y ${pkg}\` (Debian/Ubuntu), then run \`infra up\` again`
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    throw new MissingPrerequisiteError(`${pkg} (${probeFile} not found)`, hint)
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  try {
+    if (!aptUpdated) {
+      ctx.log(`${component}: apt-get update…`)
+      await runChecked('apt-get', ['update'], { env })
+      aptUpdated = true
+    }
+    ctx.log(`${component}: apt-get install -y ${pkg}…`)
+    await runChecked('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env })
+  } catch (err) {
+    throw new MissingPrerequisiteError(pkg, `${hint}; apt-get failed: ${(err as Error).message}`)
+  }
+  if (!existsSync(probeFile))
+    throw new MissingPrerequisiteError(pkg, `${probeFile} is still missing after apt-get install`)
+}
