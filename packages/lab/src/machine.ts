@@ -1,0 +1,17 @@
+import { cpus, hostname, release, totalmem, type } from 'node:os'
+import { k6Version } from './k6.ts'
+import type { Machine } from './summary.ts'
+
+/** What the report prints about the machine a run was measured on. */
+export function machineInfo(k6Binary?: string): Machine {
+  const cpu = cpus()
+  return {
+    cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpu.length,
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    os: `${type()} ${release()}`,
+    node: process.version,
+    k6: k6Version(k6Binary),
+    hostname: hostname(),
+  }
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, test } from 'node:test'
+import { Balancer, noReadyInstanceCode } from '../src/balancer.ts'
+
+interface Backend {
+  name: string
+  url: string
+  ready: boolean
+  hits: number
+  server: Server
+}
+
+async function backend(name: string): Promise<Backend> {
+  const b = { name, url: '', ready: true, hits: 0 } as Backend
+  b.server = createServer((req, res) => {
+    if (req.url === '/readyz') {
+      res.writeHead(b.ready ? 200 : 503)
+      return res.end()
+    }
+    b.hits++
+    res.writeHead(200, { 'x-backend': name })
+    res.end(name)
+  })
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r))
+  b.url = `http://127.0.0.1:${(b.server.address() as AddressInfo).port}`
+  return b
+}
+
+const backends = await Promise.all([backend('a'), backend('b')])
+const balancer = new Balancer({ targets: () => backends, readyPath: '/readyz', intervalMs: 50 })
+const url = await balancer.start()
+
+after(async () => {
+  await balancer.stop()
+  for (const b of backends) {
+    b.server.closeAllConnections()
+    b.server.close()
+  }
+})
+
+async function hit(): Promise<{ status: number; from: string | null }> {
+  const res = await fetch(`${url}/x`)
+  await res.text()
+  return { status: res.status, from: res.headers.get('x-backend') }
+}
+
+async function waitPolls(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 200))
+}
+
+test('round-robins over ready instances', async () => {
+  const seen = new Set<string | null>()
+  for (let i = 0; i < 6; i++) seen.add((await hit()).from)
+  assert.deepEqual([...seen].sort(), ['a', 'b'])
+})
+
+test('an instance that reports not ready gets no traffic', async () => {
+  ;(backends[0] as Backend).ready = false
+  await waitPolls()
+  for (let i = 0; i < 6; i++) assert.equal((await hit()).from, 'b')
+  ;(backends[0] as Backend).ready = true
+  await waitPolls()
+})
+
+test('with no ready instance the balancer answers 503 itself', async () => {
+  for (const b of backends) b.ready = false
+  await waitPolls()
+  const res = await fetch(`${url}/x`)
+  assert.equal(res.status, 503)
+  assert.deepEqual(await res.json(), { error: noReadyInstanceCode })
+  assert.ok(balancer.rejected >= 1)
+  for (const b of backends) b.ready = true
+  await waitPolls()
+  assert.equal((await hit()).status, 200)
+})

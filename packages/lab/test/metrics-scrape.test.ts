@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  MetricsView,
+  parsePrometheusText,
+  readinessSeries,
+  type Scrape,
+  seriesKey,
+  sumSamples,
+} from '../src/metrics-scrape.ts'
+
+const text = `# HELP http_requests_total Requests.
+# TYPE http_requests_total counter
+http_requests_total{route="/:code",status="301"} 1027
+http_requests_total{route="/:code",status="404"} 3 1700000000000
+http_requests_total{route="/api/links",status="201"} 12
+# a comment
+cache_fills_total 42
+weird{label="a \\"quoted\\" \\\\ value",other="x,y"} 1.5e3
+latency_bucket{le="+Inf"} +Inf
+not a sample line
+up NaN
+`
+
+test('parsePrometheusText reads names, labels (with escapes), values and skips the rest', () => {
+  const samples = parsePrometheusText(text)
+  assert.equal(samples.length, 6)
+  assert.deepEqual(samples[0], {
+    name: 'http_requests_total',
+    labels: { route: '/:code', status: '301' },
+    value: 1027,
+  })
+  assert.equal(samples[1]?.value, 3, 'a timestamp after the value is ignored')
+  assert.deepEqual(samples[4]?.labels, { label: 'a "quoted" \\ value', other: 'x,y' })
+  assert.equal(samples[4]?.value, 1500)
+  assert.equal(samples[5]?.value, Number.POSITIVE_INFINITY)
+  assert.equal(sumSamples(samples, 'http_requests_total'), 1042)
+  assert.equal(sumSamples(samples, 'http_requests_total', { route: '/:code' }), 1030)
+  assert.equal(
+    seriesKey(samples[0] as (typeof samples)[number]),
+    'http_requests_total{route="/:code",status="301"}',
+  )
+})
+
+function scrape(instance: string, tS: number, value: number, ready: boolean | null = true): Scrape {
+  return { instance, tS, ok: true, ready, samples: [{ name: 'fills_total', labels: {}, value }] }
+}
+
+test('MetricsView sums over instances: before/after, delta, sampled series and max', () => {
+  const view = new MetricsView(
+    [scrape('api-0', -1, 10), scrape('api-1', -1, 5)],
+    [scrape('api-0', 30, 25), scrape('api-1', 30, 9)],
+    [scrape('api-0', 0, 10), scrape('api-1', 0, 5), scrape('api-0', 1, 20), scrape('api-1', 1, 8)],
+  )
+  assert.equal(view.sum('fills_total', undefined, 'before'), 15)
+  assert.equal(view.sum('fills_total'), 34)
+  assert.equal(view.delta('fills_total'), 19)
+  assert.deepEqual(view.series('fills_total'), [
+    { tS: 0, value: 15, instances: 2 },
+    { tS: 1, value: 28, instances: 2 },
+  ])
+  assert.equal(view.maxOver('fills_total'), 28)
+  assert.equal(view.maxOver('missing_total'), 0, 'a metric an answering instance does not expose sums to 0')
+  assert.deepEqual(MetricsView.table([scrape('api-0', 0, 3)]), { 'api-0': { fills_total: 3 } })
+})
+
+test('readinessSeries counts ready instances per tick', () => {
+  const series = readinessSeries([
+    scrape('api-0', 0, 0, true),
+    scrape('api-1', 0, 0, true),
+    scrape('api-0', 1, 0, false),
+    scrape('api-1', 1, 0, true),
+    scrape('worker-0', 1, 0, null),
+  ])
+  assert.deepEqual(
+    series.map((r) => [r.tS, r.ready, r.total]),
+    [
+      [0, 2, 2],
+      [1, 1, 2],
+    ],
+  )
+  assert.deepEqual(series[1]?.instances, { 'api-0': false, 'api-1': true })
+})
