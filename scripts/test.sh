@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test on real infrastructure. Called by `./faultline test` (and so by CI)
-# with Node 24 and pnpm already on PATH.
+# with Node 24 and pnpm already on PATH. Extra arguments go to turbo (e.g. --filter=@faultline/kit).
 #
-# Infrastructure: if FAULTLINE_INFRA=external, the tests use the URLs already in the
+# Infrastructure: with FAULTLINE_INFRA=external the tests use the URLs already in the
 # environment (DATABASE_URL, REDIS_URL, …). Otherwise the native topology is started
-# (idempotent: a running component is left alone) and stopped again at the end unless it
-# was already running or FAULTLINE_KEEP_INFRA=1.
+# (idempotent: a running component is left alone) and stopped again at the end if this
+# script started it, unless FAULTLINE_KEEP_INFRA=1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,5 +24,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pnpm exec biome check .
-pnpm exec turbo run typecheck test --concurrency=1 --output-logs=errors-only "$@"
+log="$(mktemp -t faultline-test.XXXXXX)"
+status=0
+# Tests share one machine's infrastructure; they isolate their state, but two cores are all we
+# have, so packages run two at a time.
+pnpm exec turbo run lint typecheck test --concurrency=2 --log-prefix=task --output-logs=full "$@" 2>&1 \
+  | tee "$log" || status=$?
+
+# One closing line for the whole run, summed over every package's node:test summary.
+awk '/ℹ pass [0-9]+$/ { p += $NF } /ℹ fail [0-9]+$/ { f += $NF } /ℹ skipped [0-9]+$/ { s += $NF }
+     END { printf "\n%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit "$status"
