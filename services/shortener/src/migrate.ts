@@ -1,0 +1,50 @@
+/**
+ * `pnpm --filter @faultline/shortener migrate` (or `node services/shortener/src/migrate.ts`):
+ * applies migrations/NNNN_*.sql to DATABASE_URL. MIGRATE_LOCK_TIMEOUT_MS > 0 gives each
+ * migration a lock_timeout and retries it with backoff (the pm13 mitigation); 0 is naive.
+ */
+import { fileURLToPath } from 'node:url'
+import { createLogger } from '@faultline/kit/logging'
+import { type MigrateLogger, type MigrateResult, migrate } from '@faultline/migrate'
+import type pg from 'pg'
+import { ConfigError, loadConfig } from './config.ts'
+
+export const migrationsDir = fileURLToPath(new URL('../migrations/', import.meta.url))
+
+export interface RunMigrationsOptions {
+  pool?: pg.Pool
+  connectionString?: string
+  schema?: string
+  lockTimeoutMs?: number
+  retries?: number
+  log?: MigrateLogger
+}
+
+/** The shortener's migrations, for server.ts (MIGRATE_ON_START) and the tests. */
+export function runMigrations(o: RunMigrationsOptions): Promise<MigrateResult> {
+  return migrate({ dir: migrationsDir, ...o })
+}
+
+if (import.meta.main) {
+  try {
+    const config = loadConfig()
+    const log = createLogger({ name: 'shortener-migrate', level: config.logLevel })
+    const result = await runMigrations({
+      connectionString: config.databaseUrl,
+      schema: config.dbSchema,
+      lockTimeoutMs: config.migrateLockTimeoutMs,
+      retries: config.migrateRetries,
+      log,
+    })
+    log.info(
+      {
+        applied: result.applied.map((m) => `${m.version}_${m.name}`),
+        alreadyApplied: result.alreadyApplied.length,
+      },
+      'migrations done',
+    )
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err)
+    process.exit(1)
+  }
+}

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import type pg from 'pg'
+import { createLink, eventually, harness, type Instance } from './helpers.ts'
+
+const lookups = (i: Instance) => i.metric('shortener_db_lookups_total')
+
+test('cache-aside: the first redirect reads Postgres and fills Redis, the next ones hit', async (t) => {
+  const h = await harness(t)
+  const i = await h.instance()
+  const { body } = await createLink(i.app, { url: 'https://example.com/hot' })
+  const code = body.code as string
+  assert.equal(await lookups(i), 0)
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal(await lookups(i), 1)
+  for (let n = 0; n < 5; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal(await lookups(i), 1, 'served from Redis')
+  assert.equal(await i.metric('shortener_cache_hits_total'), 5)
+  assert.equal(await i.metric('shortener_cache_misses_total'), 1)
+
+  // The cached entry is where keys.ts says, with a TTL around CACHE_TTL_S (±jitter) + CACHE_STALE_S.
+  const redis = new Redis(h.infra.urls.redisUrl)
+  t.after(() => redis.disconnect())
+  const key = i.shortener.keys.link(code)
+  const ttlMs = await redis.pttl(key)
+  assert.ok(ttlMs > 0.85 * 3_600_000 && ttlMs <= 1.1 * 3_600_000 + 60_000, `ttl ${ttlMs}`)
+  assert.match((await redis.get(key)) ?? '', /"u":"https:\/\/example.com\/hot"/)
+})
+
+test('ttlJitter spreads the TTLs of keys filled together; off, they are identical', async (t) => {
+  const h = await harness(t, { env: { CACHE_STALE_S: '0' } })
+  const i = await h.instance()
+  const ttls = Array.from({ length: 20 }, () => i.shortener.cache.ttlMs(3_600_000))
+  assert.ok(new Set(ttls).size > 10)
+  assert.ok(ttls.every((ms) => ms >= 0.9 * 3_600_000 && ms <= 1.1 * 3_600_000))
+  i.shortener.mitigations.update({ ttlJitter: false })
+  assert.deepEqual(
+    new Set(Array.from({ length: 20 }, () => i.shortener.cache.ttlMs(3_600_000))),
+    new Set([3_600_000]),
+  )
+})
+
+test('negative cache: an unknown code reads Postgres once (on) or every time (off); creating it clears the marker', async (t) => {
+  const h = await harness(t)
+  const i = await h.instance()
+  for (let n = 0; n < 4; n++) assert.equal((await i.app.inject({ url: '/not-yet' })).statusCode, 404)
+  assert.equal(await lookups(i), 1)
+
+  const created = await createLink(i.app, { url: 'https://example.com/now', alias: 'not-yet' })
+  assert.equal(created.status, 201)
+  assert.equal((await i.app.inject({ url: '/not-yet' })).statusCode, 302, 'no stale 404 after create')
+
+  i.shortener.mitigations.update({ negativeCache: false })
+  const before = await lookups(i)
+  for (let n = 0; n < 4; n++) assert.equal((await i.app.inject({ url: '/never-made' })).statusCode, 404)
+  assert.equal((await lookups(i)) - before, 4)
+})
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on links, so every redirect-path read of Postgres waits: the
+ * misses all overlap, deterministically, however fast the machine.
+ */
+async function lockLinks(db: pg.Pool, schema: string) {
+  const client = await db.connect()
+  await client.query('BEGIN')
+  await client.query(`LOCK TABLE "${schema}".links IN ACCESS EXCLUSIVE MODE`)
+  return async () => {
+    await client.query('COMMIT')
+    client.release()
+  }
+}
+
+async function stampede(
+  h: Awaited<ReturnType<typeof harness>>,
+  instances: Instance[],
+  code: string,
+  perInstance: number,
+) {
+  const release = await lockLinks(h.db, h.schema)
+  let responses: Array<{ statusCode: number }>
+  try {
+    const pending = instances.flatMap((i) =>
+      Array.from({ length: perInstance }, () => i.app.inject({ url: `/${code}` })),
+    )
+    // Every request has missed the cache before Postgres is released.
+    await eventually('all requests missed the cache', async () => {
+      const misses = await Promise.all(instances.map((i) => i.metric('shortener_cache_misses_total')))
+      return misses.reduce((a, b) => a + b, 0) >= instances.length * perInstance
+    })
+    await sleep(100)
+    await release()
+    responses = await Promise.all(pending)
+  } catch (err) {
+    await release().catch(() => {})
+    throw err
+  }
+  assert.ok(
+    responses.every((r) => r.statusCode === 302),
+    'every request redirected',
+  )
+  const total = await Promise.all(instances.map(lookups))
+  return total.reduce((a, b) => a + b, 0)
+}
+
+test('single-flight: 50 concurrent misses on one code → 1 Postgres read (on), 50 (off)', async (t) => {
+  // coldPathLimit off so that, with single-flight off, nothing is shed: the stampede is the point.
+  const h = await harness(t, { env: { MITIGATION_COLD_PATH_LIMIT: 'false', PG_POOL_MAX: '4' } })
+  const seed = await h.instance()
+  const { body } = await createLink(seed.app, { url: 'https://example.com/hot' })
+  const code = body.code as string
+
+  const on = await h.instance()
+  assert.equal(await stampede(h, [on], code, 50), 1)
+  assert.equal(await on.metric('shortener_fills_joined_total'), 49)
+
+  const off = await h.instance({ env: { MITIGATION_SINGLE_FLIGHT: 'false' } })
+  await off.shortener.cache.delete(code)
+  assert.equal(await stampede(h, [off], code, 50), 50)
+})
+
+test('single-flight across instances: the Redis fill lease keeps it to one read for 3 instances', async (t) => {
+  const h = await harness(t, { env: { MITIGATION_COLD_PATH_LIMIT: 'false', FILL_WAIT_MS: '10000' } })
+  const seed = await h.instance()
+  const { body } = await createLink(seed.app, { url: 'https://example.com/hot' })
+  const instances = [await h.instance(), await h.instance(), await h.instance()]
+  assert.equal(await stampede(h, instances, body.code as string, 20), 1)
+})
+
+test('stale-while-revalidate: past its soft TTL an entry is served at once and refreshed in the background', async (t) => {
+  const h = await harness(t, {
+    env: { CACHE_TTL_S: '1', CACHE_STALE_S: '600', MITIGATION_TTL_JITTER: 'false' },
+  })
+  const i = await h.instance()
+  const { body } = await createLink(i.app, { url: 'https://example.com/swr' })
+  const code = body.code as string
+  await i.app.inject({ url: `/${code}` })
+  assert.equal(await lookups(i), 1)
+  await sleep(1100) // past the 1 s soft TTL; the key itself lives 600 s more
+  const release = await lockLinks(h.db, h.schema)
+  try {
+    // Postgres is locked, yet the stale entry answers at once; one background refresh waits.
+    for (let n = 0; n < 10; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  } finally {
+    await release()
+  }
+  await eventually('one background refresh', async () => (await lookups(i)) === 2)
+  assert.equal(await i.metric('shortener_cache_hits_total'), 10)
+})
+
+test('cold-path limit: past the bulkhead, misses are shed with a fast 503 instead of queueing', async (t) => {
+  const h = await harness(t, {
+    env: {
+      COLD_PATH_CONCURRENCY: '2',
+      COLD_PATH_QUEUE: '3',
+      COLD_PATH_WAIT_MS: '60000',
+      MITIGATION_NEGATIVE_CACHE: 'false',
+    },
+  })
+  const i = await h.instance()
+  const release = await lockLinks(h.db, h.schema)
+  let statuses: number[]
+  try {
+    // 10 different unknown codes: single-flight cannot merge them.
+    const pending = Array.from({ length: 10 }, (_, n) => i.app.inject({ url: `/cold-${n}` }))
+    await eventually(
+      '5 admitted or queued, 5 shed',
+      async () => (await i.metric('shortener_cold_path_rejected_total')) === 5,
+    )
+    await release()
+    statuses = (await Promise.all(pending)).map((r) => r.statusCode)
+  } catch (err) {
+    await release().catch(() => {})
+    throw err
+  }
+  assert.equal(statuses.filter((s) => s === 503).length, 5)
+  assert.equal(statuses.filter((s) => s === 404).length, 5)
+  assert.equal(await lookups(i), 5)
+})
+
+test('a Redis outage turns into misses, not errors: redirects keep working from Postgres', async (t) => {
+  const h = await harness(t)
+  const i = await h.instance({ env: { REDIS_URL: 'redis://127.0.0.1:1' }, waitForRedis: false })
+  const created = await createLink(i.app, { url: 'https://example.com/no-cache' })
+  assert.equal(created.status, 201)
+  for (let n = 0; n < 3; n++)
+    assert.equal((await i.app.inject({ url: `/${created.body.code}` })).statusCode, 302)
+  assert.ok((await i.metric('shortener_cache_errors_total')) >= 3)
+})

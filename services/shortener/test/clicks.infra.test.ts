@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { test } from 'node:test'
+import { createKafka, disconnectProducer, getProducer } from '@faultline/kit/clients'
+import { createMetrics } from '@faultline/kit/metrics'
+import type { Kafka } from 'kafkajs'
+import { createClickBatchHandler, encodeClickEvent, runClickConsumer } from '../src/clicks/consumer.ts'
+import type { ClickEvent } from '../src/clicks/spool.ts'
+import { createWorkerMetrics } from '../src/metrics.ts'
+import { ClickRepository } from '../src/repositories/clicks.ts'
+import { createLink, eventually, harness, silentLog } from './helpers.ts'
+
+async function clickCount(
+  app: { inject: (o: { url: string }) => Promise<{ json(): unknown }> },
+  code: string,
+) {
+  return ((await app.inject({ url: `/api/links/${code}` })).json() as { clicks: number }).clicks
+}
+
+/** Runs the worker's consumer on `topic` in this process until the test ends. */
+async function startWorker(
+  h: Awaited<ReturnType<typeof harness>>,
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+) {
+  const metrics = createWorkerMetrics(createMetrics({ defaultMetrics: false }).registry)
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 })
+  h.infra.defer(() => consumer.disconnect())
+  await consumer.connect()
+  await runClickConsumer(
+    consumer,
+    topic,
+    createClickBatchHandler({ clicks: new ClickRepository(h.db), metrics, log: silentLog }),
+  )
+  return metrics
+}
+
+test('click pipeline end to end: redirects → spool → Kafka → worker → count in GET /api/links/:code', async (t) => {
+  const h = await harness(t, { kafka: true })
+  const topic = await h.infra.createTopic('clicks', 3)
+  const kafka = createKafka({
+    brokers: h.infra.urls.kafkaBrokers,
+    clientId: `shortener-test-${randomUUID()}`,
+  })
+  const producer = await getProducer(kafka)
+  h.infra.defer(() => disconnectProducer(kafka))
+  const i = await h.instance({
+    env: { CLICKS_TOPIC: topic, CLICK_BATCH_MAX: '50' },
+    sendClicks: async (events) => {
+      await producer.send({ topic, messages: events.map(encodeClickEvent) })
+    },
+  })
+  const metrics = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
+
+  const a = (await createLink(i.app, { url: 'https://example.com/a' })).body.code as string
+  const b = (await createLink(i.app, { url: 'https://example.com/b' })).body.code as string
+  for (let n = 0; n < 120; n++)
+    assert.equal((await i.app.inject({ url: `/${n % 3 === 0 ? b : a}` })).statusCode, 302)
+
+  await eventually(
+    'counts reach Postgres',
+    async () => (await clickCount(i.app, a)) === 80 && (await clickCount(i.app, b)) === 40,
+  )
+  assert.equal(await i.metric('shortener_clicks_published_total'), 120)
+  assert.equal(await i.metric('shortener_clicks_dropped_total'), 0)
+  assert.equal((await metrics.counted.get()).values[0]?.value, 120)
+})
+
+test('replaying the whole topic (a new consumer group from the beginning) does not double-count', async (t) => {
+  const h = await harness(t, { kafka: true })
+  const topic = await h.infra.createTopic('clicks', 2)
+  const kafka = createKafka({
+    brokers: h.infra.urls.kafkaBrokers,
+    clientId: `shortener-test-${randomUUID()}`,
+  })
+  const producer = await getProducer(kafka)
+  h.infra.defer(() => disconnectProducer(kafka))
+  const i = await h.instance({
+    sendClicks: async (events) => {
+      await producer.send({ topic, messages: events.map(encodeClickEvent) })
+    },
+  })
+  const code = (await createLink(i.app, { url: 'https://example.com/r' })).body.code as string
+  for (let n = 0; n < 30; n++) await i.app.inject({ url: `/${code}` })
+  // The same events produced twice (what a producer retry after a lost ack does).
+  const events: ClickEvent[] = Array.from({ length: 10 }, () => ({
+    eventId: randomUUID(),
+    code,
+    ts: Date.now(),
+  }))
+  await producer.send({ topic, messages: events.map(encodeClickEvent) })
+  await producer.send({ topic, messages: events.map(encodeClickEvent) })
+  // And a message that is not a click event at all.
+  await producer.send({ topic, messages: [{ key: code, value: 'not json' }] })
+
+  const first = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
+  await eventually('first pass counted', async () => (await clickCount(i.app, code)) === 40)
+  assert.equal((await first.duplicates.get()).values[0]?.value, 10)
+  assert.equal((await first.invalid.get()).values[0]?.value, 1)
+
+  const replay = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
+  await eventually(
+    'replay consumed everything',
+    async () => (await replay.consumed.get()).values[0]?.value === 51,
+  )
+  assert.equal(await clickCount(i.app, code), 40, 'still 40 after the replay')
+  assert.equal((await replay.counted.get()).values[0]?.value, 0)
+})
+
+test('applyBatch is idempotent: the same batch twice counts once, repeats inside a batch count once', async (t) => {
+  const h = await harness(t)
+  const repo = new ClickRepository(h.db)
+  const e = (code: string): ClickEvent => ({ eventId: randomUUID(), code, ts: Date.now() })
+  const batch = [e('aaa'), e('aaa'), e('bbb')]
+  const withRepeat = [...batch, batch[0] as ClickEvent]
+  assert.deepEqual(await repo.applyBatch(withRepeat), { received: 4, counted: 3, duplicates: 1 })
+  assert.deepEqual(await repo.applyBatch(batch), { received: 3, counted: 0, duplicates: 3 })
+  const { rows } = await h.db.query('SELECT code, count::int FROM link_clicks ORDER BY code')
+  assert.deepEqual(rows, [
+    { code: 'aaa', count: 2 },
+    { code: 'bbb', count: 1 },
+  ])
+  // Old ids are forgotten by the pruner (then a replay older than the retention would count again).
+  await h.db.query("UPDATE click_events_seen SET seen_at = now() - interval '8 days'")
+  assert.equal(await repo.pruneSeen(7 * 24 * 3_600_000), 3)
+})
+
+test('Kafka down: redirects never wait, events wait in the spool and arrive once Kafka is back', async (t) => {
+  const h = await harness(t, { kafka: true })
+  const topic = await h.infra.createTopic('clicks', 1)
+  const kafka = createKafka({
+    brokers: h.infra.urls.kafkaBrokers,
+    clientId: `shortener-test-${randomUUID()}`,
+  })
+  const producer = await getProducer(kafka)
+  h.infra.defer(() => disconnectProducer(kafka))
+  let kafkaUp = false
+  const i = await h.instance({
+    env: { CLICK_SPOOL_MAX: '25', CLICK_FLUSH_INTERVAL_MS: '10' },
+    sendClicks: async (events) => {
+      if (!kafkaUp) throw new Error('broker unreachable')
+      await producer.send({ topic, messages: events.map(encodeClickEvent) })
+    },
+  })
+  const code = (await createLink(i.app, { url: 'https://example.com/k' })).body.code as string
+  for (let n = 0; n < 40; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal(await i.metric('shortener_clicks_spooled'), 25)
+  assert.equal(await i.metric('shortener_clicks_dropped_total'), 15, 'overflow counted, not silent')
+  kafkaUp = true
+  await startWorker(h, kafka, topic, `g-${randomUUID()}`)
+  await eventually('spooled clicks counted', async () => (await clickCount(i.app, code)) === 25)
+  assert.equal(await i.metric('shortener_clicks_spooled'), 0)
+})
