@@ -26,9 +26,10 @@ trap cleanup EXIT
 
 log="$(mktemp -t faultline-test.XXXXXX)"
 status=0
-# Tests share one machine's infrastructure; they isolate their state, but two cores are all we
-# have, so packages run two at a time.
-pnpm exec turbo run lint typecheck test --concurrency=2 --log-prefix=task --output-logs=full "$@" 2>&1 \
+# Packages run one at a time: tests isolate their state, but the infra tests and the chaos
+# experiments put toxics on the shared Toxiproxy proxies and stop components, which would
+# disturb another package's tests running at the same moment.
+pnpm exec turbo run lint typecheck test --concurrency=1 --log-prefix=task --output-logs=full "$@" 2>&1 \
   | tee "$log" || status=$?
 
 # One closing line for the whole run, summed over every package's node:test summary.
