@@ -1,0 +1,469 @@
+#!/usr/bin/env node
+/**
+ * The redirect benchmark (a measurement, not a test: it prints whether the targets were met and
+ * never fails on them). In one run, with the same load generator and the same script
+ * (loadtests/shortener/throughput.js), it measures:
+ *
+ *   1. the maximum throughput of a bare Fastify hello-world (hello-fastify.ts) and of the
+ *      shortener's redirect of cached codes — a cache hit that records a click into the spool
+ *      while the Kafka producer and the click worker run — with the same closed-model load
+ *      (--vus virtual users, each sending its next request when the previous answered), in
+ *      alternating rounds so that drift of a shared machine hits both alike; the ratio of the two
+ *      is the price of the redirect's features over the framework itself (target ≥ 0.6);
+ *   2. the shortener's latency at half its maximum (open model, constant arrival rate): the
+ *      p99 target is ≤ 10 ms.
+ *
+ *   node packages/bench/src/redirect-vs-fastify.ts
+ *   node packages/bench/src/redirect-vs-fastify.ts --vus 64 --duration 20 --rounds 3 --pin split
+ *
+ * Writes results/shortener/bench/<timestamp>/{bench.json,bench.md}.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { repoRoot } from '@faultline/infra'
+import { stopAll, stopChildrenOnSignal } from './children.ts'
+import { createCodes, warmCodes } from './codes.ts'
+import { type K6Summary, runK6 } from './k6-run.ts'
+import { machineInfo, machineLine } from './machine.ts'
+import { linkLatest, markdownTable, ms, num, pct, resultsDir, textTable, writeJson } from './report.ts'
+import { Sampler } from './sampler.ts'
+import {
+  deriveSamples,
+  infraInterruptions,
+  meanCpuByGroup,
+  meanResources,
+  type RawSample,
+} from './saturation.ts'
+import { defaultPorts, type RunningTarget, startTarget } from './targets.ts'
+
+const usage = `Usage: node packages/bench/src/redirect-vs-fastify.ts [options]
+
+Measures the shortener's redirect (cache hit, click recorded) against a bare Fastify hello-world
+with the same k6 script and settings, prints req/s of each, the ratio (target ≥ 0.6) and p50/p99,
+then the shortener's p99 at half its maximum (target ≤ 10 ms).
+
+  --vus N            closed-model virtual users for the maximum runs (default 32)
+  --duration N       seconds measured per run (default 15)
+  --warmup N         seconds of load before each measured run, not counted (default 3)
+  --rounds N         hello/shortener pairs, alternating order (default 2)
+  --codes N          cached codes the redirect runs cycle through (default 100)
+  --pin none|split   split: k6 on CPU 0, both servers on CPU 1 (default none)
+  --log-level L      the shortener's LOG_LEVEL (default warn: no per-request log lines)
+  --via-toxiproxy    connect the shortener through Toxiproxy (default: direct ports)
+  --p99-ms N         latency target at half the max (default 10)
+  --target-ratio F   throughput ratio target (default 0.6)
+  --out DIR          results root (default <repo>/results)
+  -h, --help`
+
+const { values } = parseArgs({
+  options: {
+    vus: { type: 'string', default: '32' },
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '2' },
+    codes: { type: 'string', default: '100' },
+    pin: { type: 'string', default: 'none' },
+    'log-level': { type: 'string', default: 'warn' },
+    'via-toxiproxy': { type: 'boolean', default: false },
+    'p99-ms': { type: 'string', default: '10' },
+    'target-ratio': { type: 'string', default: '0.6' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
+if (values.help) {
+  process.stdout.write(`${usage}\n`)
+  process.exit(0)
+}
+
+function positive(name: string, raw: string | undefined, integer = true): number {
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`)
+  }
+  return value
+}
+
+const vus = positive('vus', values.vus)
+const durationS = positive('duration', values.duration)
+const warmupS = positive('warmup', values.warmup)
+const rounds = positive('rounds', values.rounds)
+const codeCount = positive('codes', values.codes)
+const p99TargetMs = positive('p99-ms', values['p99-ms'], false)
+const targetRatio = positive('target-ratio', values['target-ratio'], false)
+if (values.pin !== 'none' && values.pin !== 'split') fail(`--pin must be none or split, got ${values.pin}`)
+const pin = values.pin === 'split'
+if ((durationS + warmupS) * (2 * rounds + 1) > 600)
+  fail('the runs would take more than 10 minutes; shorten them')
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+/** Mean cores used by processes outside the benchmark above which a run is flagged. */
+const otherCoresLimit = 0.15
+const script = join(repoRoot, 'loadtests', 'shortener', 'throughput.js')
+
+interface RunResult {
+  name: 'hello' | 'shortener'
+  scenario: 'max' | 'rate'
+  round: number
+  rps: number
+  requests: number
+  failedRate: number
+  dropped: number
+  p50Ms: number | null
+  p90Ms: number | null
+  p99Ms: number | null
+  p999Ms: number | null
+  maxMs: number | null
+  exitCode: number | null
+  /** Means over the measured part: server event-loop thread, server process, k6, machine. */
+  cpu: {
+    serverMainThread: number | null
+    serverProcess: number | null
+    k6: number | null
+    machine: number | null
+  }
+  /** Mean cores per process group over the measured part (see proc.ts cpuGroup). */
+  cpuByGroup: Record<string, number>
+  /** How long the run waited for the previous one's work to drain, and the CPU level it saw. */
+  settled: { waitedMs: number; cores: number }
+  /** Processes outside this benchmark used ≥ 0.15 cores during the run: its numbers are low. */
+  contaminated: boolean
+  /** Shortener only: what its /metrics counted during the run. */
+  shortener?: {
+    cacheHits: number | null
+    cacheMisses: number | null
+    clicksRecorded: number | null
+    clicksPublished: number | null
+    clicksDropped: number | null
+  }
+}
+
+function measureStats(summary: K6Summary | undefined) {
+  const measure = summary?.scenarios.measure
+  const d = measure?.durationMs ?? {}
+  const dropped = summary?.metrics['dropped_iterations{scenario:measure}']?.values.count ?? 0
+  return {
+    requests: measure?.reqs ?? 0,
+    failedRate: measure?.failedRate ?? 1,
+    dropped,
+    p50Ms: d.med ?? null,
+    p90Ms: d.p90 ?? null,
+    p99Ms: d.p99 ?? null,
+    p999Ms: d.p999 ?? null,
+    maxMs: d.max ?? null,
+  }
+}
+
+function counterDelta(
+  raw: readonly RawSample[],
+  fromMs: number,
+  toMs: number,
+  key: keyof NonNullable<RawSample['metrics']>,
+) {
+  const inside = raw.filter((s) => s.tMs >= fromMs && s.tMs <= toMs && s.metrics?.[key] !== undefined)
+  const first = inside[0]?.metrics?.[key]
+  const last = inside.at(-1)?.metrics?.[key]
+  return first === undefined || last === undefined ? null : last - first
+}
+
+async function main(): Promise<void> {
+  stopChildrenOnSignal()
+  const dir = resultsDir('shortener', 'bench', values.out)
+  const machine = await machineInfo()
+  log(`bench: ${machineLine(machine)}`)
+  log(`bench: results in ${dir}`)
+  const cpus = pin ? { cpus: '1' } : {}
+  const hello = await startTarget('hello', { port: defaultPorts.hello, logDir: dir, ...cpus })
+  let shortener: RunningTarget | undefined
+  try {
+    shortener = await startTarget('shortener', {
+      port: defaultPorts.shortener,
+      logDir: dir,
+      ...cpus,
+      viaToxiproxy: values['via-toxiproxy'],
+      env: { LOG_LEVEL: values['log-level'] ?? 'warn' },
+    })
+    log(`bench: creating and warming ${codeCount} links`)
+    const codes = await createCodes(shortener.baseUrl, { count: codeCount })
+    const warm = await warmCodes(shortener.baseUrl, codes)
+    log(`bench: warm-up statuses ${JSON.stringify(warm)}`)
+    const codesFile = join(dir, 'codes.json')
+    writeFileSync(codesFile, JSON.stringify(codes))
+
+    const sampler = new Sampler({
+      metricsUrl: shortener.metricsUrl as string,
+      ...(shortener.pgApplicationPattern ? { pgApplicationPattern: shortener.pgApplicationPattern } : {}),
+      maxSamples: 1200,
+    })
+    if (hello.api) sampler.watch('hello', hello.api.pid, { mainThread: true })
+    if (shortener.api) sampler.watch('shortener', shortener.api.pid, { mainThread: true })
+    if (shortener.worker) sampler.watch('worker', shortener.worker.pid)
+    await sampler.start()
+    // 'other' too: a test someone runs on the same machine takes CPU from whichever run it overlaps.
+    const settleGroups = ['hello', 'shortener', 'worker', 'postgres', 'kafka', 'redis', 'other']
+
+    const targets = {
+      hello: { baseUrl: hello.baseUrl, env: { TARGET_PATH: '/' } },
+      shortener: { baseUrl: shortener.baseUrl, env: { TARGET_PATH: '/{code}', CODES_FILE: codesFile } },
+    }
+    const runs: RunResult[] = []
+    const runOne = async (
+      name: 'hello' | 'shortener',
+      scenario: 'max' | 'rate',
+      round: number,
+      extra: Record<string, string>,
+    ): Promise<RunResult> => {
+      const label = `${name}-${scenario}-${round}`
+      // Start every run from a quiet system: the previous run's clicks may still be flowing
+      // through Kafka, the worker and Postgres, and that CPU would be taken from this run.
+      const settled = await sampler.settle(settleGroups, 0.3, 60_000)
+      const result = await runK6({
+        script,
+        env: {
+          BASE_URL: targets[name].baseUrl,
+          ...targets[name].env,
+          SCENARIO: scenario,
+          DURATION: `${durationS}s`,
+          WARMUP: `${warmupS}s`,
+          ...extra,
+        },
+        summaryPath: join(dir, `k6-${label}.json`),
+        logFile: join(dir, `k6-${label}.log`),
+        ...(pin ? { cpus: '0' } : {}),
+        timeoutMs: (durationS + warmupS + 60) * 1000,
+        onStart: (child) => sampler.watch('k6', child.pid),
+      })
+      const stats = measureStats(result.summary)
+      // The measured part: after k6's start-up and the warm-up, before its wind-down.
+      const fromMs = result.startedAtMs + (warmupS + 1) * 1000
+      const toMs = Math.max(fromMs, result.endedAtMs - 1000)
+      const derived = deriveSamples(sampler.samples)
+      const means = meanResources(derived, { startMs: fromMs, endMs: toMs })
+      const raw = sampler.samples
+      const server = name === 'hello' ? 'hello' : 'shortener'
+      const cpuOf = (key: string) => {
+        const inside = raw.filter((s) => s.tMs >= fromMs && s.tMs <= toMs && s.cpuSeconds[key] !== undefined)
+        const a = inside[0]
+        const b = inside.at(-1)
+        if (!a || !b || b.tMs <= a.tMs) return null
+        return ((b.cpuSeconds[key] as number) - (a.cpuSeconds[key] as number)) / ((b.tMs - a.tMs) / 1000)
+      }
+      const run: RunResult = {
+        name,
+        scenario,
+        round,
+        rps: stats.requests / durationS,
+        ...stats,
+        exitCode: result.exitCode,
+        cpu: {
+          serverMainThread: cpuOf(`${server}-main`),
+          serverProcess: cpuOf(server),
+          k6: cpuOf('k6'),
+          machine: means.hostCpu ?? null,
+        },
+        cpuByGroup: meanCpuByGroup(derived, { startMs: fromMs, endMs: toMs }),
+        settled,
+        contaminated: false,
+        ...(name === 'shortener'
+          ? {
+              shortener: {
+                cacheHits: counterDelta(raw, fromMs, toMs, 'cacheHits'),
+                cacheMisses: counterDelta(raw, fromMs, toMs, 'cacheMisses'),
+                clicksRecorded: counterDelta(raw, fromMs, toMs, 'clicksRecorded'),
+                clicksPublished: counterDelta(raw, fromMs, toMs, 'clicksPublished'),
+                clicksDropped: counterDelta(raw, fromMs, toMs, 'clicksDropped'),
+              },
+            }
+          : {}),
+      }
+      run.contaminated = (run.cpuByGroup.other ?? 0) >= otherCoresLimit
+      if (result.exitCode !== 0 && result.exitCode !== 99) {
+        throw new Error(
+          `k6 exited with code ${result.exitCode} on ${label}; see ${join(dir, `k6-${label}.log`)}`,
+        )
+      }
+      log(
+        `bench: ${label.padEnd(18)} ${num(run.rps).padStart(6)} req/s  p50 ${ms(run.p50Ms)}  p99 ${ms(run.p99Ms)}  errors ${pct(run.failedRate, 2)}  server loop ${num(run.cpu.serverMainThread, 2)} cores  k6 ${num(run.cpu.k6, 2)}  machine ${pct(run.cpu.machine, 0)}` +
+          (run.contaminated
+            ? `  — other processes used ${num(run.cpuByGroup.other, 2)} cores: numbers are low`
+            : ''),
+      )
+      runs.push(run)
+      return run
+    }
+
+    for (let round = 1; round <= rounds; round++) {
+      const order: ('hello' | 'shortener')[] =
+        round % 2 === 1 ? ['hello', 'shortener'] : ['shortener', 'hello']
+      for (const name of order) await runOne(name, 'max', round, { VUS: String(vus) })
+    }
+    const mean = (name: string) => {
+      const r = runs.filter((x) => x.name === name && x.scenario === 'max')
+      return r.reduce((a, x) => a + x.rps, 0) / r.length
+    }
+    const helloRps = mean('hello')
+    const shortenerRps = mean('shortener')
+    const ratio = shortenerRps / helloRps
+    // The same comparison per core of each server's event loop: independent of whether k6 or
+    // the machine capped a run, it is the redirect's CPU cost relative to Fastify's floor.
+    const perLoopCore = (name: string) => {
+      const r = runs.filter((x) => x.name === name && x.scenario === 'max' && x.cpu.serverMainThread)
+      return r.reduce((a, x) => a + x.rps / (x.cpu.serverMainThread as number), 0) / Math.max(1, r.length)
+    }
+    const cpuNormalized = {
+      helloRpsPerLoopCore: perLoopCore('hello'),
+      shortenerRpsPerLoopCore: perLoopCore('shortener'),
+      ratio: perLoopCore('shortener') / perLoopCore('hello'),
+    }
+    const halfRate = Math.max(1, Math.round(shortenerRps / 2))
+    const half = await runOne('shortener', 'rate', 1, {
+      RATE: String(halfRate),
+      // Pre-allocated generously: a VU k6 has to create mid-run costs CPU exactly when the
+      // machine is busiest, which turns a latency blip into a spiral.
+      VUS: String(Math.max(128, vus * 4)),
+      MAX_VUS: String(Math.max(512, vus * 16)),
+    })
+    await sampler.stop()
+
+    const ratioMet = ratio >= targetRatio
+    const workerExit = shortener.worker?.exitCode()
+    const interruptions = infraInterruptions(deriveSamples(sampler.samples))
+    const contaminated = runs.filter((r) => r.contaminated)
+    const p99Met = half.p99Ms !== null && half.p99Ms <= p99TargetMs && half.failedRate <= 0.01
+    const report = {
+      schema: 'faultline.redirect-bench/1',
+      command: `node packages/bench/src/redirect-vs-fastify.ts ${process.argv.slice(2).join(' ')}`.trim(),
+      machine,
+      settings: {
+        vus,
+        durationS,
+        warmupS,
+        rounds,
+        codes: codeCount,
+        pinning: pin ? 'k6 on CPU 0, servers on CPU 1 (taskset)' : 'none',
+        shortenerLogLevel: values['log-level'],
+        connections: values['via-toxiproxy'] ? 'through Toxiproxy' : 'direct',
+        k6: 'loadtests/shortener/throughput.js, SCENARIO=max (constant-vus) and SCENARIO=rate (constant-arrival-rate), GOGC=400',
+      },
+      results: {
+        contaminatedRuns: contaminated.length,
+        workerExited: workerExit !== undefined,
+        infraInterruptions: interruptions,
+        helloRps,
+        shortenerRps,
+        ratio,
+        targetRatio,
+        ratioMet,
+        cpuNormalized,
+        halfMax: {
+          rate: halfRate,
+          p50Ms: half.p50Ms,
+          p99Ms: half.p99Ms,
+          failedRate: half.failedRate,
+          dropped: half.dropped,
+        },
+        p99TargetMs,
+        p99Met,
+      },
+      runs,
+    }
+    writeJson(join(dir, 'bench.json'), report)
+    const headers = [
+      'run',
+      'req/s',
+      'p50',
+      'p90',
+      'p99',
+      'errors',
+      'server loop',
+      'server proc',
+      'worker',
+      'k6',
+      'postgres',
+      'kafka',
+      'redis',
+      'other',
+      'machine',
+      'cache misses',
+      'clicks recorded',
+      'clicks published',
+    ]
+    const rows = runs.map((r) => [
+      `${r.name} ${r.scenario === 'max' ? `max #${r.round}` : `at ${halfRate}/s`}`,
+      num(r.rps),
+      ms(r.p50Ms),
+      ms(r.p90Ms),
+      ms(r.p99Ms),
+      pct(r.failedRate, 2),
+      num(r.cpu.serverMainThread, 2),
+      num(r.cpu.serverProcess, 2),
+      num(r.cpuByGroup.worker, 2),
+      num(r.cpuByGroup.k6, 2),
+      num(r.cpuByGroup.postgres, 2),
+      num(r.cpuByGroup.kafka, 2),
+      num(r.cpuByGroup.redis, 2),
+      num(r.cpuByGroup.other, 2),
+      pct(r.cpu.machine, 0),
+      r.shortener ? num(r.shortener.cacheMisses) : '-',
+      r.shortener ? num(r.shortener.clicksRecorded) : '-',
+      r.shortener ? num(r.shortener.clicksPublished) : '-',
+    ])
+    const verdict = [
+      `Bare Fastify hello-world: ${num(helloRps)} req/s; shortener redirect (cache hit, click recorded): ${num(shortenerRps)} req/s`,
+      `Ratio: ${ratio.toFixed(2)}× (target ≥ ${targetRatio}×) — ${ratioMet ? 'MET' : 'NOT MET'}`,
+      `Per core of event loop: hello ${num(cpuNormalized.helloRpsPerLoopCore)} req/s, shortener ${num(cpuNormalized.shortenerRpsPerLoopCore)} req/s — ${cpuNormalized.ratio.toFixed(2)}× (the redirect's CPU cost relative to Fastify's, whoever capped the runs)`,
+      `p99 at half the max (${halfRate}/s): ${ms(half.p99Ms)} (p50 ${ms(half.p50Ms)}, errors ${pct(half.failedRate, 2)}; target ≤ ${p99TargetMs} ms) — ${p99Met ? 'MET' : 'NOT MET'}`,
+      ...(contaminated.length > 0
+        ? [
+            `Warning: processes outside the benchmark used ≥ ${otherCoresLimit} cores during ${contaminated.length} run(s) (${contaminated.map((r) => `${r.name}-${r.scenario}-${r.round}`).join(', ')}): rerun on a quiet machine`,
+          ]
+        : []),
+      ...interruptions.map(
+        (i) =>
+          `Warning: ${i.group} had no process running from ${new Date(i.fromMs).toISOString().slice(11, 19)} to ${new Date(i.toMs).toISOString().slice(11, 19)} (down or restarted by something else): runs overlapping it are not representative`,
+      ),
+      ...(workerExit !== undefined
+        ? [
+            `Warning: the click worker exited (code ${workerExit}) during the benchmark, so clicks were not consumed: see ${shortener.worker?.logFile}`,
+          ]
+        : []),
+    ]
+    process.stdout.write(`\n${textTable(headers, rows)}\n\n${verdict.join('\n')}\n`)
+    const md = `# Redirect benchmark: shortener vs bare Fastify
+
+${verdict.map((v) => `- ${v}`).join('\n')}
+
+- Command: \`${report.command}\`
+- Date: ${machine.date}
+- Machine: ${machineLine(machine)}
+- Load: k6 \`loadtests/shortener/throughput.js\`; maximum = closed model, ${vus} VUs for ${durationS} s after a ${warmupS} s warm-up, ${rounds} alternating round(s) per server, mean reported; half max = constant arrival rate ${halfRate}/s for ${durationS} s.
+- Pinning: ${report.settings.pinning}. k6, both servers, Redis, Kafka and Postgres share the ${machine.cores} cores.
+- Shortener: LOG_LEVEL=${values['log-level']}, ${report.settings.connections} connections to Redis/Postgres/Kafka, click worker running; redirects cycle over ${codeCount} warmed codes.
+
+${markdownTable(headers, rows)}
+
+CPU columns are mean cores over the measured part: "server loop" is the server's main (event-loop) thread, "server proc" the whole server process, "postgres" every Postgres process (primary, replica, the worker's upserts land there), "kafka" the broker's JVM, "other" every process not part of this run (another test on the machine shows up there); "machine" is the share of all cores busy. Each run waited for the previous run's clicks to drain first (see bench.json \`settled\`).
+`
+    writeFileSync(join(dir, 'bench.md'), md)
+    linkLatest(dir)
+    process.stdout.write(`\nwrote ${join(dir, 'bench.json')} and bench.md\n`)
+  } finally {
+    await shortener?.stop()
+    await hello.stop()
+    await stopAll()
+  }
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`)
+  await stopAll()
+  process.exit(1)
+})
