@@ -72,6 +72,7 @@ export function createShortener(config: Config, clients: ShortenerClients) {
     coldPathConcurrency: config.coldPathConcurrency,
     coldPathQueue: config.coldPathQueue,
     coldPathWaitMs: config.coldPathWaitMs,
+    fillTimeoutMs: config.fillTimeoutMs,
     ...(config.fillLeaseMs > 0
       ? { fillLease: createFillLease(redis, keys, config.fillLeaseMs), fillWaitMs: config.fillWaitMs }
       : {}),

@@ -45,9 +45,9 @@ export const configSchema = Type.Object({
   DB_CONNECT_TIMEOUT_MS: int(2000, 1, 'wait for a pool connection at most this long'),
   MIGRATE_ON_START: envBoolean(true, 'apply migrations at boot (advisory-locked, safe with many instances)'),
   MIGRATE_LOCK_TIMEOUT_MS: int(
+    200,
     0,
-    0,
-    'lock_timeout per migration, with retries; 0 = wait forever (naive, pm13)',
+    'lock_timeout of each migration attempt while migrationLockTimeout is on, then retried; 0 = none (pm13)',
   ),
   MIGRATE_RETRIES: int(10, 0, 'attempts after a lock_timeout'),
   REDIS_KEY_PREFIX: Type.String({ default: '', description: 'prepended to every key (tests)' }),
@@ -83,7 +83,16 @@ export const configSchema = Type.Object({
   NEGATIVE_CACHE_TTL_S: int(30, 1, 'TTL of a cached "unknown code" (negativeCache)'),
   CACHE_STALE_S: int(60, 0, 'how long past its soft TTL an entry may be served (staleWhileRevalidate)'),
   FILL_LEASE_MS: int(2000, 0, 'cross-instance fill lease (singleFlight); 0 = per process only'),
-  FILL_WAIT_MS: int(200, 0, 'how long a non-leaseholder waits for the cache before reading Postgres'),
+  FILL_WAIT_MS: int(
+    1000,
+    0,
+    'how long a non-leaseholder waits for the leaseholder to fill the cache before reading Postgres itself',
+  ),
+  FILL_TIMEOUT_MS: int(
+    0,
+    0,
+    'a cache fill (queueing + query) gives up after this long: 503, row not cached; 0 = never',
+  ),
   COLD_PATH_CONCURRENCY: int(8, 1, 'Postgres fills at once (coldPathLimit)'),
   COLD_PATH_QUEUE: int(64, 0, 'fills waiting for a slot (coldPathLimit)'),
   COLD_PATH_WAIT_MS: int(250, 1, 'longest wait for a slot before 503 (coldPathLimit)'),
@@ -147,6 +156,7 @@ export interface Config {
   cacheStaleMs: number
   fillLeaseMs: number
   fillWaitMs: number
+  fillTimeoutMs: number
   coldPathConcurrency: number
   coldPathQueue: number
   coldPathWaitMs: number
@@ -219,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheStaleMs: e.CACHE_STALE_S * 1000,
     fillLeaseMs: e.FILL_LEASE_MS,
     fillWaitMs: e.FILL_WAIT_MS,
+    fillTimeoutMs: e.FILL_TIMEOUT_MS,
     coldPathConcurrency: e.COLD_PATH_CONCURRENCY,
     coldPathQueue: e.COLD_PATH_QUEUE,
     coldPathWaitMs: e.COLD_PATH_WAIT_MS,

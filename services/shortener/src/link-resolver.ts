@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Bulkhead, BulkheadFullError, SingleFlight } from '@faultline/resilience'
+import { Bulkhead, BulkheadFullError, SingleFlight, TimeoutError, withTimeout } from '@faultline/resilience'
 import { OverloadedError, StorageUnavailableError } from './errors.ts'
 import type { CacheEntry, LinkCache } from './link-cache.ts'
 import type { ShortenerMetrics } from './metrics.ts'
@@ -33,12 +33,20 @@ export interface LinkResolverOptions {
   coldPathWaitMs: number
   /**
    * Cross-instance half of singleFlight: the instance whose fill holds the lease reads Postgres;
-   * the others poll the cache for up to `fillWaitMs`, then read Postgres anyway. Omit for a
-   * per-process single-flight only.
+   * the others poll the cache — taking the lease over if it is let go without a fill — for up to
+   * `fillWaitMs` (default 1000), then read Postgres anyway. Omit for a per-process single-flight
+   * only.
    */
   fillLease?: FillLease
   fillWaitMs?: number
   fillPollMs?: number
+  /**
+   * A fill's deadline (cold-path wait + pool wait + query); 0 or absent = none. Past it the
+   * redirect gets a 503 and the row, if it comes later, is not cached: the query still runs to
+   * the end (pg cannot take back a queued query), its work is wasted — with enough misses queued
+   * ahead of it, every fill is (pm02: timeouts prevent refill).
+   */
+  fillTimeoutMs?: number
   now?: () => number
 }
 
@@ -122,67 +130,85 @@ export class LinkResolver {
 
   async #fill(code: string): Promise<Resolution> {
     const lease = this.#o.mitigations.current.singleFlight ? this.#o.fillLease : undefined
-    let holding = false
-    if (lease) {
-      let leaseAnswered = true
+    if (!lease) return this.#readAndStore(code)
+    const deadline = this.#now() + (this.#o.fillWaitMs ?? 1000)
+    const pollMs = this.#o.fillPollMs ?? 10
+    for (;;) {
+      let holding: boolean
       try {
         holding = await lease.acquire(code)
       } catch {
         // No lease without Redis: read Postgres at once (nobody can fill the cache anyway).
-        leaseAnswered = false
+        return this.#readAndStore(code)
       }
-      if (leaseAnswered && !holding) {
-        const filled = await this.#waitForFill(code)
-        if (filled) {
-          this.#o.metrics.fillsJoined.inc()
-          return filled
+      if (holding) {
+        try {
+          // The previous holder may have filled the cache between our miss and our lease.
+          const filled = await this.#cached(code).catch(() => undefined)
+          if (filled) {
+            this.#o.metrics.fillsJoined.inc()
+            return filled
+          }
+          return await this.#readAndStore(code)
+        } finally {
+          await lease.release(code).catch(() => {})
         }
       }
-    }
-    try {
-      const resolution = await this.#readPostgres(code)
-      await this.#store(code, resolution)
-      return resolution
-    } finally {
-      if (holding && lease) await lease.release(code).catch(() => {})
+      // Another instance is filling: wait for its fill as long as it holds the lease. If it lets
+      // go without filling (its read failed, or it died and the lease expired), the next round
+      // takes the lease. A slow fill (a cold connection to a slow Postgres) must not make every
+      // waiter read Postgres too: that is the per-instance stampede the lease exists to prevent.
+      if (this.#now() >= deadline) return this.#readAndStore(code)
+      await sleep(pollMs)
+      let filled: Resolution | undefined
+      try {
+        filled = await this.#cached(code)
+      } catch {
+        return this.#readAndStore(code)
+      }
+      if (filled) {
+        this.#o.metrics.fillsJoined.inc()
+        return filled
+      }
     }
   }
 
-  /** Polls the cache while another instance fills `code`; undefined if it did not in time. */
-  async #waitForFill(code: string): Promise<Resolution | undefined> {
-    const waitMs = this.#o.fillWaitMs ?? 200
-    const pollMs = this.#o.fillPollMs ?? 10
-    const deadline = this.#now() + waitMs
-    while (this.#now() < deadline) {
-      await sleep(pollMs)
-      try {
-        const entry = await this.#o.cache.get(code)
-        if (entry && entry.staleAtMs > this.#now()) {
-          return entry.kind === 'link'
-            ? { kind: 'link', url: entry.url, expiresAtMs: entry.expiresAtMs }
-            : { kind: 'missing' }
-        }
-      } catch {
-        return undefined
-      }
-    }
-    return undefined
+  /** A fresh cache entry for `code` as a resolution; undefined when absent or stale. */
+  async #cached(code: string): Promise<Resolution | undefined> {
+    const entry = await this.#o.cache.get(code)
+    if (!entry || entry.staleAtMs <= this.#now()) return undefined
+    return entry.kind === 'link'
+      ? { kind: 'link', url: entry.url, expiresAtMs: entry.expiresAtMs }
+      : { kind: 'missing' }
+  }
+
+  async #readAndStore(code: string): Promise<Resolution> {
+    const resolution = await this.#readPostgres(code)
+    await this.#store(code, resolution)
+    return resolution
   }
 
   async #readPostgres(code: string): Promise<Resolution> {
     const { metrics } = this.#o
-    try {
-      const target = await this.#bulkhead.run(
+    const timeoutMs = this.#o.fillTimeoutMs ?? 0
+    const read = () =>
+      this.#bulkhead.run(
         () => {
           metrics.dbLookups.inc()
           return this.#o.repo.findTarget(code)
         },
         { signal: AbortSignal.timeout(this.#o.coldPathWaitMs) },
       )
+    try {
+      const target = timeoutMs > 0 ? await withTimeout(read, timeoutMs) : await read()
       return target
         ? { kind: 'link', url: target.url, expiresAtMs: target.expiresAt ? target.expiresAt.getTime() : null }
         : { kind: 'missing' }
     } catch (err) {
+      if (err instanceof TimeoutError) {
+        metrics.fillTimeouts.inc()
+        throw new StorageUnavailableError()
+      }
       if (err instanceof BulkheadFullError || (err instanceof DOMException && err.name === 'TimeoutError')) {
         metrics.coldPathRejected.inc()
         throw new OverloadedError()

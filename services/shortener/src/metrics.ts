@@ -50,6 +50,11 @@ export function createShortenerMetrics(registry: Registry, sources: GaugeSources
       help: 'Cache misses that waited for a fill already in flight instead of reading Postgres (singleFlight).',
       registers,
     }),
+    fillTimeouts: new Counter({
+      name: 'shortener_fill_timeouts_total',
+      help: 'Cache fills abandoned at FILL_TIMEOUT_MS (503); the query may still run, its row is not cached.',
+      registers,
+    }),
     coldPathRejected: new Counter({
       name: 'shortener_cold_path_rejected_total',
       help: 'Cache misses shed with 503 because the cold-path bulkhead was full (coldPathLimit).',

@@ -1,13 +1,14 @@
 /**
  * `pnpm --filter @faultline/shortener migrate` (or `node services/shortener/src/migrate.ts`):
- * applies migrations/NNNN_*.sql to DATABASE_URL. MIGRATE_LOCK_TIMEOUT_MS > 0 gives each
- * migration a lock_timeout and retries it with backoff (the pm13 mitigation); 0 is naive.
+ * applies migrations/NNNN_*.sql to DATABASE_URL. With the `migrationLockTimeout` switch on (the
+ * default), each migration gets lock_timeout = MIGRATE_LOCK_TIMEOUT_MS and is retried with backoff
+ * (the pm13 mitigation); off, DDL waits for its lock forever (naive).
  */
 import { fileURLToPath } from 'node:url'
 import { createLogger } from '@faultline/kit/logging'
 import { type MigrateLogger, type MigrateResult, migrate } from '@faultline/migrate'
 import type pg from 'pg'
-import { ConfigError, loadConfig } from './config.ts'
+import { type Config, ConfigError, loadConfig } from './config.ts'
 
 export const migrationsDir = fileURLToPath(new URL('../migrations/', import.meta.url))
 
@@ -18,6 +19,14 @@ export interface RunMigrationsOptions {
   lockTimeoutMs?: number
   retries?: number
   log?: MigrateLogger
+}
+
+/**
+ * pm13: the lock_timeout of this process's migrations — MIGRATE_LOCK_TIMEOUT_MS while
+ * `migrationLockTimeout` is on, else 0 (wait for locks forever: the naive runner).
+ */
+export function migrationLockTimeoutMs(config: Pick<Config, 'migrateLockTimeoutMs' | 'mitigations'>): number {
+  return config.mitigations.migrationLockTimeout ? config.migrateLockTimeoutMs : 0
 }
 
 /** The shortener's migrations, for server.ts (MIGRATE_ON_START) and the tests. */
@@ -32,7 +41,7 @@ if (import.meta.main) {
     const result = await runMigrations({
       connectionString: config.databaseUrl,
       schema: config.dbSchema,
-      lockTimeoutMs: config.migrateLockTimeoutMs,
+      lockTimeoutMs: migrationLockTimeoutMs(config),
       retries: config.migrateRetries,
       log,
     })

@@ -19,6 +19,11 @@ export const mitigationNames = [
   'readinessIndependentOfDeps',
   /** pm04: click events wait in a bounded spool while Kafka is down; off = fire-and-forget send. */
   'clickSpool',
+  /**
+   * pm13: this process's migrations run with `lock_timeout` = MIGRATE_LOCK_TIMEOUT_MS and retry
+   * with backoff; off = DDL waits for its lock forever and every query on the table queues behind it.
+   */
+  'migrationLockTimeout',
 ] as const
 
 export type MitigationName = (typeof mitigationNames)[number]
@@ -32,6 +37,7 @@ export const defaultMitigations: Readonly<Mitigations> = Object.freeze({
   coldPathLimit: true,
   readinessIndependentOfDeps: true,
   clickSpool: true,
+  migrationLockTimeout: true,
 })
 
 export function isMitigationName(name: string): name is MitigationName {

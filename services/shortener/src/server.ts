@@ -20,7 +20,7 @@ import { encodeClickEvent } from './clicks/consumer.ts'
 import { createShortener } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
-import { runMigrations } from './migrate.ts'
+import { migrationLockTimeoutMs, runMigrations } from './migrate.ts'
 
 async function main(config: Config): Promise<void> {
   const log = createLogger({ name: 'shortener', level: config.logLevel }).child({
@@ -39,7 +39,7 @@ async function main(config: Config): Promise<void> {
     await runMigrations({
       pool,
       schema: config.dbSchema,
-      lockTimeoutMs: config.migrateLockTimeoutMs,
+      lockTimeoutMs: migrationLockTimeoutMs(config),
       retries: config.migrateRetries,
       log,
     })

@@ -14,7 +14,7 @@ import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
 import { createWorkerMetrics } from './metrics.ts'
-import { runMigrations } from './migrate.ts'
+import { migrationLockTimeoutMs, runMigrations } from './migrate.ts'
 import { ClickRepository } from './repositories/clicks.ts'
 
 const pruneEveryMs = 10 * 60_000
@@ -35,7 +35,7 @@ async function main(config: Config): Promise<void> {
     await runMigrations({
       pool,
       schema: config.dbSchema,
-      lockTimeoutMs: config.migrateLockTimeoutMs,
+      lockTimeoutMs: migrationLockTimeoutMs(config),
       retries: config.migrateRetries,
       log,
     })

@@ -128,6 +128,51 @@ test('single-flight across instances: the Redis fill lease keeps it to one read 
   assert.equal(await stampede(h, instances, body.code as string, 20), 1)
 })
 
+test('fill lease: a waiter takes the lease over when the holder lets it go without filling', async (t) => {
+  // FILL_WAIT_MS far beyond the test: the waiter reads Postgres because the lease was let go, not
+  // because it stopped waiting.
+  const h = await harness(t, { env: { FILL_WAIT_MS: '600000' } })
+  const i = await h.instance()
+  const { body } = await createLink(i.app, { url: 'https://example.com/lease' })
+  const code = body.code as string
+  const redis = new Redis(h.infra.urls.redisUrl)
+  t.after(() => redis.disconnect())
+  const leaseKey = i.shortener.keys.fillLease(code)
+  await redis.set(leaseKey, 'another-instance', 'PX', 600_000)
+  const pending = i.app.inject({ url: `/${code}` })
+  await eventually('the redirect missed', async () => (await i.metric('shortener_cache_misses_total')) === 1)
+  await sleep(100)
+  assert.equal(await lookups(i), 0, 'waits for the leaseholder instead of reading Postgres')
+  await redis.del(leaseKey) // the holder failed: no fill, lease gone
+  assert.equal((await pending).statusCode, 302)
+  assert.equal(await lookups(i), 1)
+  assert.equal(await redis.exists(leaseKey), 0, 'released after the fill')
+  assert.notEqual(await i.shortener.cache.get(code), undefined)
+})
+
+test('fill timeout: a fill past FILL_TIMEOUT_MS answers 503 and its late row is not cached', async (t) => {
+  const h = await harness(t, { env: { FILL_TIMEOUT_MS: '200' } })
+  const i = await h.instance()
+  const { body } = await createLink(i.app, { url: 'https://example.com/late' })
+  const code = body.code as string
+  const release = await lockLinks(h.db, h.schema)
+  let status: number
+  try {
+    status = (await i.app.inject({ url: `/${code}` })).statusCode
+  } finally {
+    await release()
+  }
+  assert.equal(status, 503)
+  assert.equal(await i.metric('shortener_fill_timeouts_total'), 1)
+  // The abandoned query runs to the end once the lock is gone; its row must not reach Redis.
+  await eventually('the abandoned query finished', async () => i.pool.idleCount === i.pool.totalCount)
+  await sleep(50)
+  assert.equal(await i.shortener.cache.get(code), undefined)
+  assert.equal(await lookups(i), 1)
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302, 'the next redirect fills it')
+  assert.equal(await lookups(i), 2)
+})
+
 test('stale-while-revalidate: past its soft TTL an entry is served at once and refreshed in the background', async (t) => {
   const h = await harness(t, {
     env: { CACHE_TTL_S: '1', CACHE_STALE_S: '600', MITIGATION_TTL_JITTER: 'false' },
