@@ -10,6 +10,7 @@ import { createKafka, createPgPool } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { retry } from '@faultline/resilience'
 import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
@@ -53,18 +54,12 @@ async function main(config: Config): Promise<void> {
     clientId: `${config.kafkaClientId}-worker-${config.instanceId}`,
     log,
   })
-  await ensureTopic(kafka, config.clicksTopic, config.clicksTopicPartitions).catch((err: unknown) =>
-    log.warn({ err, topic: config.clicksTopic }, 'could not ensure the clicks topic'),
-  )
   const consumer = kafka.consumer({
     groupId: config.clicksGroupId,
     // Restart after the run loop crashes (e.g. the broker went away) instead of staying down.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
   })
   consumer.on(consumer.events.CRASH, (event) => log.error({ err: event.payload.error }, 'consumer crashed'))
-  await consumer.connect()
-  await runClickConsumer(consumer, config.clicksTopic, createClickBatchHandler({ clicks, metrics, log }))
-  log.info({ topic: config.clicksTopic, groupId: config.clicksGroupId }, 'click worker running')
 
   const prune = setInterval(() => {
     clicks
@@ -96,9 +91,11 @@ async function main(config: Config): Promise<void> {
   // No Fastify app here, so the kit's installGracefulShutdown (which closes an app) does not fit:
   // the same order by hand — stop consuming (commits what was applied), then Postgres.
   let closing = false
+  const stopping = new AbortController()
   const shutdown = async (signal: string) => {
     if (closing) process.exit(1)
     closing = true
+    stopping.abort()
     log.info({ signal }, 'shutting down')
     setTimeout(() => {
       log.error({ deadlineMs: config.shutdownDeadlineMs }, 'shutdown deadline passed, exiting')
@@ -118,6 +115,36 @@ async function main(config: Config): Promise<void> {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+
+  // A worker started while Kafka is down (pm04, or compose starting everything at once) waits
+  // for the broker instead of exiting: clicks are already safe in Kafka, nothing is lost by
+  // waiting, and a supervisor restart loop would only add noise. kafkajs's own connect retries
+  // give up after a few seconds, hence the outer loop.
+  const connected = await retry(
+    async () => {
+      await ensureTopic(kafka, config.clicksTopic, config.clicksTopicPartitions)
+      await consumer.connect()
+    },
+    {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      baseMs: 500,
+      capMs: 10_000,
+      signal: stopping.signal,
+      onAttempt: ({ outcome, error, delayMs }) => {
+        if (outcome === 'failure' && delayMs !== undefined)
+          log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
+      },
+    },
+  ).then(
+    () => true,
+    (err: unknown) => {
+      if (stopping.signal.aborted) return false // shut down while waiting; shutdown() exits
+      throw err
+    },
+  )
+  if (!connected) return
+  await runClickConsumer(consumer, config.clicksTopic, createClickBatchHandler({ clicks, metrics, log }))
+  log.info({ topic: config.clicksTopic, groupId: config.clicksGroupId }, 'click worker running')
 }
 
 try {
