@@ -55,13 +55,29 @@ export function assertBounded(what, seconds) {
 const loopback = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
 
 /**
- * Throws unless `url` points at a loopback address: Faultline generates load only against
- * services on this machine.
+ * Host names besides loopback that may receive load: LOAD_ALLOWED_HOSTS, comma-separated. Only
+ * `docker-compose.yml` sets it, for its `k6` service, to the services on the project's own compose
+ * network (a network namespace the project creates). Nothing else should.
+ */
+export function allowedHosts() {
+  return envString('LOAD_ALLOWED_HOSTS', '')
+    .split(',')
+    .map((host) => host.trim().toLowerCase())
+    .filter((host) => host !== '')
+}
+
+/**
+ * Throws unless `url` points at a loopback address (or a host in LOAD_ALLOWED_HOSTS): Faultline
+ * generates load only against services on this machine.
  */
 export function assertLoopback(url) {
   const match = /^https?:\/\/(\[[^\]]+\]|[^/:?#]+)/i.exec(url)
-  if (!match || !loopback.test(match[1].toLowerCase())) {
-    throw new Error(`refusing to send load to ${url}: only 127.0.0.0/8, localhost and [::1] are allowed`)
+  const host = match ? match[1].toLowerCase() : ''
+  if (!match || !(loopback.test(host) || allowedHosts().includes(host))) {
+    throw new Error(
+      `refusing to send load to ${url}: only 127.0.0.0/8, localhost and [::1] are allowed` +
+        ' (and hosts in LOAD_ALLOWED_HOSTS, which docker-compose.yml sets for its own network)',
+    )
   }
   return url
 }

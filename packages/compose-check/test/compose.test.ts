@@ -184,6 +184,18 @@ describe("docker-compose.yml against Faultline's rules", () => {
     assert.equal(env.KAFKA_BROKERS, 'toxiproxy:29092')
   })
 
+  test('the k6 tool targets the shortener on the compose network, and only project services are allowed', () => {
+    const all = services()
+    const env = environmentOf(all.k6 ?? {})
+    const target = new URL(env.BASE_URL ?? '')
+    assert.ok(all[target.hostname], `BASE_URL host ${target.hostname} is a compose service`)
+    assert.equal(environmentOf(all[target.hostname] ?? {}).PORT, target.port)
+    const allowed = (env.LOAD_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim())
+    assert.ok(allowed.includes(target.hostname), 'the target is in LOAD_ALLOWED_HOSTS')
+    for (const host of allowed)
+      assert.ok(all[host], `LOAD_ALLOWED_HOSTS names only compose services: ${host}`)
+  })
+
   test('the queue Redis never evicts and persists, the cache Redis evicts LRU', () => {
     const command = (name: string) => (services()[name]?.command as string[]).join(' ')
     assert.match(command('redis-queue'), /--maxmemory-policy noeviction/)
