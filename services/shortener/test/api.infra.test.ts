@@ -155,6 +155,15 @@ test('OpenAPI document, health and readiness, admin switches', async (t) => {
   const doc = (await app.inject({ url: '/openapi.json' })).json()
   assert.equal(doc.openapi, '3.1.0')
   assert.ok(doc.paths['/api/links'].post)
+  assert.deepEqual(Object.keys(doc.paths['/api/links'].post.responses).sort(), [
+    '201',
+    '400',
+    '409',
+    '413',
+    '415',
+    '503',
+    '507',
+  ])
   assert.ok(doc.paths['/{code}'].get)
   assert.ok(doc.paths['/api/links/{code}'].get)
   assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200)

@@ -11,7 +11,7 @@ export function linkRoutes(app: FastifyInstance, deps: { links: LinkService; now
         summary: 'Create a short link',
         tags: ['links'],
         body: createLinkBody,
-        response: { 201: createdLink, ...errorResponses(400, 409, 413, 415, 503) },
+        response: { 201: createdLink, ...errorResponses(400, 409, 413, 415, 503, 507) },
       },
     },
     async (request, reply) => {
