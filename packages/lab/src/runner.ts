@@ -482,6 +482,7 @@ async function runMode(args: ModeRunArgs): Promise<ModeSummary> {
     k6: { command: k6Result.command, exitCode: k6Result.exitCode, requests: k6Result.points },
     totals: statsOf(ledger, exp.load.durationS),
     inFault: inFaultLedger && fw ? statsOf(inFaultLedger, Math.max(1, fw.toS - fw.fromS)) : null,
+    faultWindow: fw ? { fromS: fw.fromS, toS: Math.min(fw.toS, exp.load.durationS) } : null,
     byOp,
     series,
     events,

@@ -60,6 +60,11 @@ export interface ModeSummary {
   totals: Stats
   /** Stats over the fault window; null without faults. */
   inFault: Stats | null
+  /**
+   * That window, in seconds since the load started: the first inject to the last heal, or to the
+   * end of the load when every fault is instant (a flush, a kill): what follows is the recovery.
+   */
+  faultWindow: { fromS: number; toS: number } | null
   byOp: Record<string, Stats>
   series: SecondStats[]
   events: TimelineEvent[]

@@ -128,7 +128,7 @@ test('report.md: catalog row, verdict table, chart, numbers, timeline, command, 
   assert.match(md, /\| p99 latency in the fault window \| ≤ 250 ms \| ❌ 950 ms \| ✅ 12 ms \| reproduced \|/)
   assert.match(md, /!\[[^\]]+\]\(chart\.svg\)/)
   assert.match(md, /\| requests \| 3000 \| 3000 \|/)
-  assert.match(md, /\| error rate, fault window \| 40\.0% \| 0% \|/)
+  assert.match(md, /\| error rate, fault window \(10–20 s\) \| 40\.0% \| 0% \|/)
   assert.match(md, /\| F1 \| 10 s \| 20 s \| latency 1000 ms on redis-cache \|/)
   assert.match(md, /10 s · F1 latency 1000 ms on redis-cache fired/)
   assert.match(md, /```sh\n\.\/faultline lab run shortener\/pm10-hot-key-stampede\n```/)

@@ -109,6 +109,7 @@ function modeSummary(mode: 'naive' | 'hardened', holds: boolean): ModeSummary {
     k6: { command: 'k6 run x.js', exitCode: broken ? 99 : 0, requests: 3000 },
     totals: stats,
     inFault: { ...stats, errorRate: broken ? 0.4 : 0 },
+    faultWindow: { fromS: 10, toS: 20 },
     byOp: { redirect: stats, create: { ...stats, requests: 30 } },
     series: series(31, (t) =>
       broken && t >= 10 && t < 20 ? { p99Ms: 950, p50Ms: 400, errors: 40, ok: 60, errorRate: 0.4 } : {},

@@ -34,6 +34,8 @@ function statRows(runs: { mode: Mode; run: ModeSummary }[]): string[] {
   const row = (label: string, f: (r: ModeSummary) => string) =>
     `| ${label} | ${runs.map(({ run }) => f(run)).join(' | ')} |`
   const inFault = (f: (s: Stats) => string) => (r: ModeSummary) => (r.inFault ? f(r.inFault) : 'n/a')
+  const span = runs.find(({ run }) => run.faultWindow)?.run.faultWindow
+  const fault = span ? `fault window (${span.fromS}–${seconds(span.toS)})` : 'fault window'
   return [
     `| | ${runs.map(({ mode }) => mode).join(' | ')} |`,
     `|---|${runs.map(() => '---:').join('|')}|`,
@@ -45,15 +47,15 @@ function statRows(runs: { mode: Mode; run: ModeSummary }[]): string[] {
       (r) => `${ms(r.totals.p50Ms)} / ${ms(r.totals.p99Ms)} / ${ms(r.totals.maxMs)}`,
     ),
     row(
-      'latency p50 / p99, fault window',
+      `latency p50 / p99, ${fault}`,
       inFault((s) => `${ms(s.p50Ms)} / ${ms(s.p99Ms)}`),
     ),
     row(
-      'error rate, fault window',
+      `error rate, ${fault}`,
       inFault((s) => formatPercent(s.errorRate)),
     ),
     row(
-      'requests/s, fault window',
+      `requests/s, ${fault}`,
       inFault((s) => s.rps.toFixed(1)),
     ),
     row(
