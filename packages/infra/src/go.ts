@@ -1,13 +1,35 @@
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs'
+import { arch } from 'node:os'
 import { dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ensureDebianPackage } from './apt.ts'
 import { type InfraContext, MissingPrerequisiteError } from './component.ts'
 import { binDir } from './paths.ts'
-import { run } from './process.ts'
+import { run, runChecked } from './process.ts'
 
 const goMinMinor = 22
 const goHint =
   'install Go ≥1.22 (`apt-get install golang` on Debian ≥13 / Ubuntu ≥24.04, `golang-1.23` from bookworm-backports, or https://go.dev/dl) and put `go` on PATH'
 
+/**
+ * The toolchain fetched when the machine has no usable Go: the Go module proxy serves every
+ * release as the module `golang.org/toolchain` (it is how `GOTOOLCHAIN` downloads work), so it
+ * comes from a registry this project may reach.
+ */
+export const fallbackGoVersion = '1.26.8'
+
+/** `go` on PATH, or the fallback toolchain once ensureGo() has fetched it. */
+let goCommand = 'go'
 export interface GoBinary {
   /** Module path, as `go version -m` prints it (`go.k6.io/k6`). */
   module: string
@@ -24,14 +46,75 @@ export function goBinaryPath(ctx: InfraContext, binary: GoBinary): string {
   return join(binDir(ctx), binary.target)
 }
 
-/** Go ≥1.22 on PATH, or a `MissingPrerequisiteError` that says how to get it. */
-export async function ensureGo(): Promise<void> {
-  const result = await run('go', ['env', 'GOVERSION'], { env: goEnv() })
-  if (result.code !== 0) throw new MissingPrerequisiteError('Go (the `go` command)', goHint)
+async function usableGo(command: string): Promise<string | undefined> {
+  const result = await run(command, ['env', 'GOVERSION'], { env: goEnv() })
+  if (result.code !== 0) return undefined
   const match = /^go1\.(\d+)/.exec(result.stdout.trim())
-  if (match && Number(match[1]) < goMinMinor) {
-    throw new MissingPrerequisiteError(`Go ≥1.${goMinMinor} (found ${result.stdout.trim()})`, goHint)
+  return match && Number(match[1]) < goMinMinor ? undefined : result.stdout.trim()
+}
+
+/**
+ * Go ≥1.22: the one on PATH, else the fallback toolchain under `<cacheDir>/go` (fetched from the
+ * module proxy on first use, as root or not). A `MissingPrerequisiteError` only if that fails.
+ */
+export async function ensureGo(ctx: InfraContext): Promise<void> {
+  if (goCommand !== 'go' || (await usableGo('go')) !== undefined) return
+  const goArch = { x64: 'amd64', arm64: 'arm64' }[arch() as string]
+  if (process.platform !== 'linux' || goArch === undefined) {
+    throw new MissingPrerequisiteError('Go (the `go` command)', goHint)
   }
+  const module = `golang.org/toolchain@v0.0.1-go${fallbackGoVersion}.linux-${goArch}`
+  const root = join(ctx.cacheDir, 'go')
+  const command = join(root, module, 'bin', 'go')
+  if (!existsSync(command)) {
+    try {
+      await fetchToolchain(ctx, root, module)
+    } catch (err) {
+      throw new MissingPrerequisiteError(
+        'Go (the `go` command)',
+        `${goHint}; fetching go${fallbackGoVersion} from the module proxy failed: ${(err as Error).message}`,
+      )
+    }
+  }
+  if ((await usableGo(command)) === undefined) {
+    throw new MissingPrerequisiteError('Go (the `go` command)', `${goHint}; ${command} does not run`)
+  }
+  goCommand = command
+}
+
+/** Downloads and unpacks the toolchain module zip into `root/<module>` (atomically, by rename). */
+async function fetchToolchain(ctx: InfraContext, root: string, module: string): Promise<void> {
+  const [path, version] = module.split('@') as [string, string]
+  const url = `https://proxy.golang.org/${path}/@v/${version}.zip`
+  ctx.log(`go: no Go ≥1.${goMinMinor} on PATH; fetching go${fallbackGoVersion} from ${url}…`)
+  const scratch = join(root, `.fetch-${process.pid}`)
+  rmSync(scratch, { recursive: true, force: true })
+  mkdirSync(scratch, { recursive: true })
+  try {
+    const zip = join(scratch, 'toolchain.zip')
+    const response = await fetch(url, { signal: AbortSignal.timeout(15 * 60_000) })
+    if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status}`)
+    await pipeline(Readable.fromWeb(response.body), createWriteStream(zip))
+    if ((await run('unzip', ['-v'])).code !== 0) {
+      await ensureDebianPackage(ctx, 'go', 'unzip', '/usr/bin/unzip')
+    }
+    await runChecked('unzip', ['-q', zip, '-d', scratch])
+    rmSync(zip)
+    const unpacked = join(scratch, module)
+    // Module zips carry no file modes; the go command sets them the same way after its own download.
+    for (const dir of [join(unpacked, 'bin'), ...toolDirs(unpacked)]) {
+      for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o755)
+    }
+    mkdirSync(join(root, 'golang.org'), { recursive: true })
+    renameSync(unpacked, join(root, module))
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+function toolDirs(goroot: string): string[] {
+  const tool = join(goroot, 'pkg', 'tool')
+  return existsSync(tool) ? readdirSync(tool).map((d) => join(tool, d)) : []
 }
 
 function goEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -42,7 +125,7 @@ function goEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** The module version a Go binary was built from (`go version -m`), or undefined. */
 export async function builtVersion(file: string, module: string): Promise<string | undefined> {
-  const result = await run('go', ['version', '-m', file], { env: goEnv() })
+  const result = await run(goCommand, ['version', '-m', file], { env: goEnv() })
   if (result.code !== 0) return undefined
   for (const line of result.stdout.split('\n')) {
     const [kind, path, version] = line.trim().split(/\s+/)
@@ -63,17 +146,17 @@ export async function goInstall(
 ): Promise<string> {
   const target = goBinaryPath(ctx, binary)
   if (existsSync(target)) {
-    const goAvailable = (await run('go', ['env', 'GOVERSION'], { env: goEnv() })).code === 0
+    const goAvailable = (await run(goCommand, ['env', 'GOVERSION'], { env: goEnv() })).code === 0
     // Without Go we cannot tell the version: trust what is there rather than fail.
     if (!goAvailable || (await builtVersion(target, binary.module)) === binary.version) return target
   }
-  await ensureGo()
+  await ensureGo(ctx)
   const scratch = join(binDir(ctx), `.build-${binary.target}-${process.pid}`)
   mkdirSync(scratch, { recursive: true })
   const started = Date.now()
   ctx.log(`${component}: go install ${binary.pkg}@${binary.version} (first build takes a while)…`)
   try {
-    const result = await run('go', ['install', `${binary.pkg}@${binary.version}`], {
+    const result = await run(goCommand, ['install', `${binary.pkg}@${binary.version}`], {
       env: goEnv({ GOBIN: scratch }),
       cwd: scratch,
     })

@@ -45,6 +45,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
+import { ensureDebianPackage } from './apt.ts'
 import {
   type Component,
   type ComponentStatus,
@@ -167,9 +168,17 @@ function seconds(ms: number): string {
 // ---------------------------------------------------------------------------------------------
 // Prerequisites and jar resolution
 
-async function checkJava(): Promise<void> {
+/**
+ * Java 17+ for the broker. A machine with no `java` at all gets Debian's default JRE (17 on
+ * bookworm, 21 on trixie) when we may run apt; an older Java is the user's to replace.
+ */
+async function checkJava(ctx: InfraContext): Promise<void> {
   const hint = 'apt-get install openjdk-17-jre-headless'
-  const result = await run('java', ['-version'], { timeoutMs: 30_000 })
+  let result = await run('java', ['-version'], { timeoutMs: 30_000 })
+  if (result.code === 127) {
+    await ensureDebianPackage(ctx, 'kafka', 'default-jre-headless', '/usr/bin/java')
+    result = await run('java', ['-version'], { timeoutMs: 30_000 })
+  }
   if (result.code !== 0) throw new MissingPrerequisiteError('java (JDK 17+)', hint)
   // `openjdk version "17.0.15"`, or `"1.8.0_392"` for Java 8.
   const match = /version "(\d+)(?:\.(\d+))?/.exec(`${result.stderr}${result.stdout}`)
@@ -180,8 +189,13 @@ async function checkJava(): Promise<void> {
   }
 }
 
-async function checkMaven(): Promise<void> {
-  const result = await run('mvn', ['-v'], { timeoutMs: 60_000 })
+/** Maven resolves the broker's jars from Central (once; they are cached under ~/.m2). */
+async function checkMaven(ctx: InfraContext): Promise<void> {
+  let result = await run('mvn', ['-v'], { timeoutMs: 60_000 })
+  if (result.code === 127) {
+    await ensureDebianPackage(ctx, 'kafka', 'maven', '/usr/bin/mvn')
+    result = await run('mvn', ['-v'], { timeoutMs: 60_000 })
+  }
   if (result.code !== 0) throw new MissingPrerequisiteError('maven', 'apt-get install maven')
 }
 
@@ -209,7 +223,7 @@ async function resolveJars(ctx: InfraContext, p: KafkaPaths): Promise<void> {
     .update(await readFile(kafkaPomFile))
     .digest('hex')
   if (await isResolved(p, pomSha256)) return
-  await checkMaven()
+  await checkMaven(ctx)
   const startedAt = Date.now()
   ctx.log(`kafka: resolving Kafka ${kafkaVersion} jars from Maven Central into ${p.libs}…`)
   // Copy into a staging dir and rename, so an interrupted download never looks resolved.
@@ -381,7 +395,7 @@ export const kafka: Component = {
   dependsOn: [],
 
   async install(ctx) {
-    await checkJava()
+    await checkJava(ctx)
     await resolveJars(ctx, kafkaPaths(ctx))
   },
 
