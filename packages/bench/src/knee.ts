@@ -426,8 +426,12 @@ function verdictLines(knee: KneeResult, attribution: Attribution, otherCores: nu
     const n = attribution.nearest
     lines.push(
       `Saturated first: none of the watched components crossed its threshold in the knee window` +
-        (n ? `; nearest: ${n.component} at ${pct(n.peakRatio, 0)} of its threshold` : '') +
-        '. Suspect what is not watched (the load generator, the network stack, GC pauses).',
+        (n === null
+          ? ''
+          : (n.peakRatio as number) > 1
+            ? `; nearest: ${n.component}, over its threshold only in passing (peak ${pct(n.peakRatio, 0)} of it, never ${attribution.sustain} s in a row)`
+            : `; nearest: ${n.component} at ${pct(n.peakRatio, 0)} of its threshold`) +
+        '. Suspect what is not watched (the network stack, GC pauses) or several components sharing the cores.',
     )
   }
   const others = attribution.signals.filter((x) => x.crossedAtMs !== null && x !== s)
