@@ -14,27 +14,11 @@
  * happens.
  */
 import type { HookContext } from '@faultline/lab'
-
-/** The lab's Toxiproxy: `TOXIPROXY_URL` (external infra), else the native/compose API port. */
-function toxiproxyUrl(): string {
-  return (process.env.TOXIPROXY_URL ?? 'http://127.0.0.1:8474').replace(/\/+$/, '')
-}
+import { latency, toxiproxy } from '@faultline/toxiproxy'
 
 /** Adds `latencyMs` to every response Postgres sends through its proxy, until the mode ends. */
 export async function addDbCost(ctx: HookContext, latencyMs: number): Promise<void> {
   const name = `lab-db-cost-${process.pid}`
-  const res = await fetch(`${toxiproxyUrl()}/proxies/postgres/toxics`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name,
-      type: 'latency',
-      stream: 'downstream',
-      toxicity: 1,
-      attributes: { latency: latencyMs, jitter: 0 },
-    }),
-    signal: AbortSignal.timeout(5000),
-  })
-  if (!res.ok) throw new Error(`adding the DB cost toxic: HTTP ${res.status} ${(await res.text()).trim()}`)
+  await toxiproxy().addToxic('postgres', latency({ latencyMs, name, stream: 'downstream' }))
   ctx.log(`DB cost: Postgres +${latencyMs} ms per round trip until the end of the mode (toxic ${name})`)
 }

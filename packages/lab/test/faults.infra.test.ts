@@ -80,7 +80,11 @@ test('a latency toxic slows the proxy by at least its latency, and its heal remo
   const result = await latency('s3', 300).run(context())
   try {
     const toxics = (await toxiproxy.proxies()).s3?.toxics ?? []
-    assert.ok(toxics.some((t) => t.name.startsWith('lab-latency-') && t.attributes.latency === 300))
+    assert.ok(
+      toxics.some(
+        (t) => t.name.startsWith('lab-latency-') && (t.attributes as { latency?: number }).latency === 300,
+      ),
+    )
     assert.ok((await s3Probe()) >= 300)
   } finally {
     await result?.heal?.('until')

@@ -1,17 +1,17 @@
 /**
- * The few Toxiproxy HTTP API calls the lab needs. Kept in this one module so it can switch to
- * `@faultline/toxiproxy` without touching the actions. Every toxic the lab adds is named
- * `lab-…`, so cleanup removes exactly the lab's own toxics and never another test's.
+ * What the lab needs of Toxiproxy, over the project's one client (`@faultline/toxiproxy`): add and
+ * remove toxics, disable and enable proxies, and clean up after itself. Every toxic the lab adds is
+ * named `lab-…`, so cleanup removes exactly the lab's own toxics and never another test's.
  */
+import {
+  type ToxicSpec as ClientToxicSpec,
+  type ProxyState,
+  type ToxicType,
+  ToxiproxyClient,
+  ToxiproxyRequestError,
+} from '@faultline/toxiproxy'
 
-export type ToxicType =
-  | 'latency'
-  | 'bandwidth'
-  | 'slow_close'
-  | 'timeout'
-  | 'slicer'
-  | 'limit_data'
-  | 'reset_peer'
+export type { ToxicType }
 
 export interface ToxicSpec {
   type: ToxicType
@@ -34,56 +34,48 @@ export class ToxiproxyError extends Error {
 
 export class ToxiproxyApi {
   readonly url: string
+  readonly #client: ToxiproxyClient
 
   constructor(url: string) {
-    this.url = url.replace(/\/$/, '')
+    this.#client = new ToxiproxyClient({ url })
+    this.url = this.#client.url
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    }).catch((err: Error) => {
-      throw new ToxiproxyError(
-        `toxiproxy ${method} ${path}: ${err.message} (is it up? \`./faultline infra up toxiproxy\`)`,
-      )
-    })
-    const text = await res.text()
-    if (!res.ok) throw new ToxiproxyError(`toxiproxy ${method} ${path}: HTTP ${res.status} ${text.trim()}`)
-    return text ? JSON.parse(text) : undefined
+  /** Runs a client call; a failure names the call and how to start Toxiproxy. */
+  async #call<T>(work: (client: ToxiproxyClient) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.#client)
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err)
+      const down = !(err instanceof ToxiproxyRequestError) || err.status === undefined
+      throw new ToxiproxyError(down ? `${message} (is it up? \`./faultline infra up toxiproxy\`)` : message, {
+        cause: err,
+      })
+    }
   }
 
-  async proxies(): Promise<Record<string, { name: string; enabled: boolean; toxics: Toxic[] }>> {
-    return (await this.call('GET', '/proxies')) as Record<
-      string,
-      { name: string; enabled: boolean; toxics: Toxic[] }
-    >
+  proxies(): Promise<Record<string, ProxyState>> {
+    return this.#call((c) => c.proxies())
   }
 
   async addToxic(proxy: string, toxic: Toxic): Promise<void> {
-    await this.call('POST', `/proxies/${encodeURIComponent(proxy)}/toxics`, {
-      name: toxic.name,
-      type: toxic.type,
-      stream: toxic.stream ?? 'downstream',
-      toxicity: toxic.toxicity ?? 1,
-      attributes: toxic.attributes,
-    })
+    // The lab's specs come from its fault builders, whose attributes match the type.
+    await this.#call((c) => c.addToxic(proxy, toxic as unknown as ClientToxicSpec))
   }
 
   /** Remove a toxic; one already gone is fine. */
   async removeToxic(proxy: string, name: string): Promise<void> {
     try {
-      await this.call('DELETE', `/proxies/${encodeURIComponent(proxy)}/toxics/${encodeURIComponent(name)}`)
+      await this.#client.removeToxic(proxy, name)
     } catch (err) {
-      if (!(err instanceof ToxiproxyError && err.message.includes('HTTP 404'))) throw err
+      if (err instanceof ToxiproxyRequestError && err.status === 404) return
+      throw new ToxiproxyError(err instanceof Error ? err.message : String(err), { cause: err })
     }
   }
 
   /** Disabling a proxy closes its connections and refuses new ones: the component looks down. */
   async setEnabled(proxy: string, enabled: boolean): Promise<void> {
-    await this.call('POST', `/proxies/${encodeURIComponent(proxy)}`, { enabled })
+    await this.#call((c) => (enabled ? c.enableProxy(proxy) : c.disableProxy(proxy)))
   }
 
   /** Remove every `lab-…` toxic (left over by a crashed run). Returns what was removed. */
