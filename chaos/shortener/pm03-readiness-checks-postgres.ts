@@ -25,6 +25,7 @@ import {
   successAtLeast,
   timeout,
 } from '@faultline/lab'
+import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /** Codes are custom aliases `pm03-0000` …, so the load script can name them without asking. */
 const codePrefix = 'pm03-'
@@ -49,27 +50,9 @@ async function resetCodes(ctx: HookContext): Promise<void> {
 }
 
 /** Creates every code through the API, then redirects each once so the cache holds it. */
-async function createAndWarmCodes(ctx: HookContext): Promise<void> {
+async function createCodes(ctx: HookContext): Promise<void> {
   const codes = Array.from({ length: codeCount }, (_, i) => code(i))
-  for (let start = 0; start < codes.length; start += 20) {
-    await Promise.all(
-      codes.slice(start, start + 20).map(async (alias, j) => {
-        const base = ctx.url('api', (start + j) % instances)
-        const res = await fetch(`${base}/api/links`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ url: `https://example.com/pm03/${alias}`, alias }),
-        })
-        if (res.status !== 201) throw new Error(`creating ${alias}: HTTP ${res.status} ${await res.text()}`)
-        const warm = await fetch(`${base}/${alias}`, { redirect: 'manual' })
-        await warm.arrayBuffer()
-        if (warm.status !== 301 && warm.status !== 302)
-          throw new Error(`warming ${alias}: HTTP ${warm.status}`)
-      }),
-    )
-  }
-  const cached = await ctx.redis.exists(...codes.map((c) => `shortener:link:${c}`))
-  if (cached !== codeCount) throw new Error(`only ${cached} of ${codeCount} codes are cached after warming`)
+  await createAndWarmCodes(ctx, codes, { instances, experiment: 'pm03' })
   ctx.log(`${codeCount} codes created and cached`)
 }
 
@@ -88,7 +71,7 @@ export default defineExperiment({
   mitigations: { readinessIndependentOfDeps: true },
   infra: ['toxiproxy', 'postgres', 'redis-cache', 'kafka', 'k6'],
   reset: resetCodes,
-  setup: createAndWarmCodes,
+  setup: createCodes,
   load: {
     script: 'chaos/shortener/load/pm03-cached-redirects.js',
     durationS: 60,

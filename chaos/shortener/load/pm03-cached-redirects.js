@@ -1,54 +1,21 @@
 // k6 load for shortener/pm03 (readiness that checks Postgres): redirects of codes the experiment
-// created and cached beforehand (`<CODE_PREFIX>0000` … `<CODE_PREFIX><CODES-1>`, picked uniformly),
-// at a constant arrival rate, sent to BASE_URLS — with `load.balancer: true` that is the lab's
-// readiness-aware balancer, so an instance that reports "not ready" gets no traffic. Redirects
-// are not followed; each request is tagged op=redirect and bounded by a client timeout.
+// created and cached beforehand, sent to the lab's readiness-aware balancer, so an instance that
+// reports "not ready" gets no traffic. The shape is ./redirects.js.
 //
 //   env: RATE (req/s, default 150), CODES (default 200), CODE_PREFIX (default pm03-),
 //        TIMEOUT (default 2s), DURATION and BASE_URLS / BASE_URL (set by the lab)
-import { check } from 'k6'
-import http from 'k6/http'
-import { assertLoopback, envNumber, envString } from '../../../loadtests/lib/env.js'
-import { constantArrivalRate } from '../../../loadtests/lib/scenarios.js'
+import { redirectLoad } from './redirects.js'
 
-const targets = envString('BASE_URLS', envString('BASE_URL', 'http://127.0.0.1:3000'))
-  .split(',')
-  .map((url) => assertLoopback(url.trim()).replace(/\/+$/, ''))
-const rate = envNumber('RATE', 150)
-const codeCount = envNumber('CODES', 200)
-const prefix = envString('CODE_PREFIX', 'pm03-')
-const timeout = envString('TIMEOUT', '2s')
-const redirectStatuses = [301, 302]
+const load = redirectLoad({
+  scenario: 'cached',
+  rate: 150,
+  codes: 200,
+  prefix: 'pm03-',
+  timeout: '2s',
+  // Cached redirects take ~1 ms; the pool grows only if requests hang (they should not).
+  vusPerRate: { pre: 0.1, max: 2 },
+  gracefulStop: '3s',
+})
 
-export const options = {
-  discardResponseBodies: true,
-  scenarios: {
-    cached: constantArrivalRate({
-      rate,
-      duration: envString('DURATION', '60s'),
-      // Cached redirects take ~1 ms; the pool grows only if requests hang (they should not).
-      preAllocatedVUs: Math.max(10, Math.ceil(rate / 10)),
-      maxVUs: Math.max(50, rate * 2),
-      gracefulStop: '3s',
-    }),
-  },
-}
-
-const expected = http.expectedStatuses(...redirectStatuses)
-let n = 0
-
-/** The same names the experiment's setup created: prefix + 4-digit index. */
-function code(i) {
-  return `${prefix}${String(i).padStart(4, '0')}`
-}
-
-export default function () {
-  const base = targets[(__VU + n++) % targets.length]
-  const res = http.get(`${base}/${code(Math.floor(Math.random() * codeCount))}`, {
-    redirects: 0,
-    timeout,
-    responseCallback: expected,
-    tags: { op: 'redirect', name: 'GET /:code' },
-  })
-  check(res, { 'redirect: 301 or 302': (r) => redirectStatuses.includes(r.status) })
-}
+export const options = load.options
+export default load.run
