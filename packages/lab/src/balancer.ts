@@ -1,9 +1,10 @@
 /**
  * A minimal load balancer in front of a service's HTTP instances, for experiments where
- * readiness matters (pm03): like a real one it polls each instance's readiness endpoint and
- * routes only to ready instances, round-robin; with none ready it answers 503 itself. Without
- * it k6 spreads requests over every instance whatever they report, so withdrawing capacity
- * through readiness would have no effect.
+ * readiness matters (pm03) or an instance dies (pm04): like a real one it polls each instance's
+ * readiness endpoint and routes only to ready instances, round-robin; with none ready it answers
+ * 503 itself; a GET refused by a dead instance goes to the next ready one. Without it k6 spreads
+ * requests over every instance whatever they report, so withdrawing capacity through readiness
+ * would have no effect.
  *
  * It costs CPU on a small machine (every request crosses one more Node process), so it is
  * opt-in: `load: { balancer: true }`.
@@ -69,39 +70,48 @@ export class Balancer {
       }, interval)
     }
     this.server = createServer((req, res) => {
-      const ready = this.readyTargets()
-      if (ready.length === 0) {
-        this.rejected++
-        res.writeHead(503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ error: noReadyInstanceCode }))
-        return
+      // A GET or HEAD refused by a dead instance (it never reached the service) is sent to the
+      // next ready one, as nginx's proxy_next_upstream does; anything else fails with 502.
+      const retriable = req.method === 'GET' || req.method === 'HEAD'
+      const forward = (triesLeft: number) => {
+        const ready = this.readyTargets()
+        if (ready.length === 0) {
+          this.rejected++
+          res.writeHead(503, { 'content-type': 'application/json' })
+          res.end(JSON.stringify({ error: noReadyInstanceCode }))
+          return
+        }
+        const target = ready[this.next++ % ready.length] as BalancerTarget
+        const url = new URL(target.url)
+        const upstream = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+            agent: this.agent,
+          },
+          (up) => {
+            res.writeHead(up.statusCode ?? 502, up.headers)
+            up.pipe(res)
+          },
+        )
+        upstream.on('error', (err: NodeJS.ErrnoException) => {
+          // A refused connection means the instance is gone: stop routing to it until the next poll.
+          const refused = err.code === 'ECONNREFUSED'
+          if (refused) this.ready.set(target.url, false)
+          if (refused && retriable && triesLeft > 0 && !res.headersSent) return forward(triesLeft - 1)
+          if (!res.headersSent) {
+            res.writeHead(502, { 'content-type': 'application/json' })
+            res.end(JSON.stringify({ error: 'LAB_ERR_UPSTREAM', detail: err.code ?? err.message }))
+          } else res.destroy()
+        })
+        req.on('aborted', () => upstream.destroy())
+        if (retriable) upstream.end()
+        else req.pipe(upstream)
       }
-      const target = ready[this.next++ % ready.length] as BalancerTarget
-      const url = new URL(target.url)
-      const upstream = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-          agent: this.agent,
-        },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers)
-          up.pipe(res)
-        },
-      )
-      upstream.on('error', (err: NodeJS.ErrnoException) => {
-        // A refused connection means the instance is gone: stop routing to it until the next poll.
-        if (err.code === 'ECONNREFUSED') this.ready.set(target.url, false)
-        if (!res.headersSent) {
-          res.writeHead(502, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ error: 'LAB_ERR_UPSTREAM', detail: err.code ?? err.message }))
-        } else res.destroy()
-      })
-      req.on('aborted', () => upstream.destroy())
-      req.pipe(upstream)
+      forward(this.options.targets().length)
     })
     this.server.keepAliveTimeout = 30_000
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))

@@ -75,3 +75,53 @@ test('with no ready instance the balancer answers 503 itself', async () => {
   await waitPolls()
   assert.equal((await hit()).status, 200)
 })
+
+/** A balancer over [an instance that dies after the first poll, a live one]: its first request goes to the dead one. */
+async function afterDeath(): Promise<{
+  base: string
+  alive: Backend
+  lb: Balancer
+  done: () => Promise<void>
+}> {
+  const [dying, alive] = await Promise.all([backend('dying'), backend('alive')])
+  // A poll interval longer than the test: only the refused connection can tell it the instance is gone.
+  const lb = new Balancer({ targets: () => [dying, alive], readyPath: '/readyz', intervalMs: 60_000 })
+  const base = await lb.start()
+  dying.server.closeAllConnections()
+  await new Promise<void>((r) => dying.server.close(() => r()))
+  const done = async () => {
+    await lb.stop()
+    alive.server.closeAllConnections()
+    alive.server.close()
+  }
+  return { base, alive, lb, done }
+}
+
+test('a GET refused by an instance that died is sent to the next ready one, which then gets them all', async () => {
+  const { base, alive, lb, done } = await afterDeath()
+  try {
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${base}/x`)
+      assert.equal(res.status, 200)
+      assert.equal(await res.text(), 'alive')
+    }
+    assert.equal(alive.hits, 4)
+    assert.deepEqual(
+      lb.readyTargets().map((t) => t.name),
+      ['alive'],
+    )
+  } finally {
+    await done()
+  }
+})
+
+test('a POST refused by an instance that died is not replayed elsewhere: 502', async () => {
+  const { base, alive, done } = await afterDeath()
+  try {
+    const res = await fetch(`${base}/x`, { method: 'POST', body: 'x' })
+    assert.equal(res.status, 502)
+    assert.equal(alive.hits, 0)
+  } finally {
+    await done()
+  }
+})
