@@ -48,6 +48,21 @@ test('labels are escaped and missing seconds break the latency line', () => {
   assert.equal((p99.match(/M/g) ?? []).length, 2, 'a gap at 5 s starts a new subpath')
 })
 
+test('faults that start together get labels side by side', () => {
+  const svg = renderChart({
+    title: 't',
+    durationS: 20,
+    panels: [{ title: 'x', series: series(20, () => ({})) }],
+    faults: [
+      { fault: 0, label: 'a', fromS: 5, toS: 10, firesS: [5] },
+      { fault: 1, label: 'b', fromS: 5, toS: 10, firesS: [5] },
+    ],
+  })
+  const x = (label: string) => Number(new RegExp(`<text x="([\\d.]+)"[^>]*>${label}</text>`).exec(svg)?.[1])
+  assert.ok(Number.isFinite(x('F1')) && Number.isFinite(x('F2')))
+  assert.ok(x('F2') - x('F1') >= 15, `F1 at ${x('F1')}, F2 at ${x('F2')}`)
+})
+
 test('an empty run still renders a valid chart', () => {
   assertWellFormedXml(renderChart({ title: 't', durationS: 5, panels: [], faults: [] }))
 })

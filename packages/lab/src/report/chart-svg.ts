@@ -295,8 +295,10 @@ function faultShapes(
       }
     }
     if (labels) {
+      // Faults that start together get their labels side by side, not on top of each other.
+      const before = faults.slice(0, i).filter((g) => g.fromS === f.fromS).length
       out.push(
-        `<text x="${num(x1 + 4)}" y="${num(frame.y + 14)}" font-size="11" font-weight="600" fill="${colors.fault}">F${i + 1}</text>`,
+        `<text x="${num(x1 + 4 + before * 20)}" y="${num(frame.y + 14)}" font-size="11" font-weight="600" fill="${colors.fault}">F${i + 1}</text>`,
       )
     }
   })
