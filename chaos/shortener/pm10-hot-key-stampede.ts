@@ -70,15 +70,20 @@ async function createHotCode(ctx: HookContext): Promise<void> {
   await addDbCost(ctx, dbCostMs)
 }
 
+function describe(rate: number, everyS: number): string {
+  return (
+    `One code at ${rate} req/s over two API instances; its cache entry is deleted every ${everyS} s. Postgres answers ${dbCostMs} ms late for the whole run (a Toxiproxy latency toxic that setup adds). ` +
+    'Naive, every redirect that misses before the refill reads Postgres (about rate × round trip per expiry); ' +
+    'hardened, single-flight and the cross-instance fill lease make it one read per expiry for the whole fleet.'
+  )
+}
+
 export default defineExperiment({
   id: 'pm10',
   slug: 'hot-key-stampede',
   system: 'shortener',
   title: 'Hot-key stampede: one hot code expired again and again',
-  description:
-    `One code at 400 req/s over two API instances; its cache entry is deleted every 3 s. Postgres answers ${dbCostMs} ms late for the whole run (a Toxiproxy latency toxic that setup adds). ` +
-    'Naive, every redirect that misses before the refill reads Postgres (about rate × round trip per expiry); ' +
-    'hardened, single-flight and the cross-instance fill lease make it one read per expiry for the whole fleet.',
+  description: describe(400, 3),
   services: { api: { instances: 2 } },
   mitigations: { singleFlight: true },
   infra: ['toxiproxy', 'postgres', 'redis-cache', 'kafka', 'k6'],
@@ -118,6 +123,7 @@ export default defineExperiment({
     ),
   ],
   ci: {
+    description: describe(200, 2),
     load: { durationS: 20, env: { RATE: '200' } },
     timeline: [
       { at: 4, until: 19, every: 2, action: deleteKeys(linkKey), label: `expire ${hotCode} (every 2 s)` },

@@ -115,6 +115,8 @@ export interface SettleContext extends HookContext {
 }
 
 export interface CiOverrides {
+  /** The description when the short variant's numbers (rate, timing) differ from the full one's. */
+  description?: string
   load?: Partial<LoadSpec>
   timeline?: Fault[]
   settleS?: number
@@ -248,6 +250,7 @@ export function resolveVariant(exp: Experiment, ci: boolean): Experiment {
   const resolved: Experiment = {
     ...exp,
     variant: 'ci',
+    description: o.description ?? exp.description,
     services,
     env: { ...exp.env, ...o.env },
     load: { ...exp.load, ...o.load, env: { ...exp.load.env, ...o.load?.env } },

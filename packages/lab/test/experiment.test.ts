@@ -82,6 +82,14 @@ test('the CI variant merges load fields and env, replaces the timeline', () => {
   assert.equal(full.load.durationS, 60)
 })
 
+test('a CI variant may describe itself; without its own description it keeps the full one', () => {
+  const plain = defineExperiment(spec())
+  assert.equal(resolveVariant(plain, true).description, plain.description)
+  const own = defineExperiment(spec({ ci: { description: 'at 200 req/s' } }))
+  assert.equal(resolveVariant(own, true).description, 'at 200 req/s')
+  assert.equal(resolveVariant(own, false).description, own.description)
+})
+
 test('a CI variant that breaks the rules is rejected', () => {
   const exp = defineExperiment(spec({ ci: { load: { durationS: 8 } } }))
   assert.throws(() => resolveVariant(exp, true), /the ci variant of .* at 10 s is after the load ends/s)
