@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util'
 import { repoRoot } from '@faultline/infra'
 import { stopAll, stopChildrenOnSignal } from './children.ts'
 import { createCodes, warmCodes } from './codes.ts'
+import { cpuMicrosPerRequest, formatCpuCost } from './cpu-cost.ts'
 import { type K6Summary, runK6 } from './k6-run.ts'
 import { machineInfo, machineLine } from './machine.ts'
 import { linkLatest, markdownTable, ms, num, pct, resultsDir, textTable, writeJson } from './report.ts'
@@ -323,6 +324,23 @@ async function main(): Promise<void> {
       shortenerRpsPerLoopCore: perLoopCore('shortener'),
       ratio: perLoopCore('shortener') / perLoopCore('hello'),
     }
+    // Where the machine's CPU goes per request: adds up across k6, the server and the pipeline.
+    const cpuCost = (name: string) =>
+      cpuMicrosPerRequest(
+        runs
+          .filter((x) => x.name === name && x.scenario === 'max')
+          .map((x) => ({
+            rps: x.rps,
+            cores: {
+              machine: x.cpu.machine === null ? null : x.cpu.machine * machine.cores,
+              server: x.cpu.serverProcess,
+              ...Object.fromEntries(
+                ['k6', 'worker', 'postgres', 'kafka', 'redis', 'other'].map((g) => [g, x.cpuByGroup[g]]),
+              ),
+            },
+          })),
+      )
+    const cpuPerRequest = { hello: cpuCost('hello'), shortener: cpuCost('shortener') }
     const halfRate = Math.max(1, Math.round(shortenerRps / 2))
     const half = await runOne('shortener', 'rate', 1, {
       RATE: String(halfRate),
@@ -363,6 +381,7 @@ async function main(): Promise<void> {
         targetRatio,
         ratioMet,
         cpuNormalized,
+        cpuPerRequestMicros: cpuPerRequest,
         halfMax: {
           rate: halfRate,
           p50Ms: half.p50Ms,
@@ -420,6 +439,7 @@ async function main(): Promise<void> {
       `Bare Fastify hello-world: ${num(helloRps)} req/s; shortener redirect (cache hit, click recorded): ${num(shortenerRps)} req/s`,
       `Ratio: ${ratio.toFixed(2)}× (target ≥ ${targetRatio}×) — ${ratioMet ? 'MET' : 'NOT MET'}`,
       `Per core of event loop: hello ${num(cpuNormalized.helloRpsPerLoopCore)} req/s, shortener ${num(cpuNormalized.shortenerRpsPerLoopCore)} req/s — ${cpuNormalized.ratio.toFixed(2)}× (the redirect's CPU cost relative to Fastify's, whoever capped the runs)`,
+      `Machine CPU per request (µs, max runs): hello ${formatCpuCost(cpuPerRequest.hello)}; shortener ${formatCpuCost(cpuPerRequest.shortener)}`,
       `p99 at half the max (${halfRate}/s): ${ms(half.p99Ms)} (p50 ${ms(half.p50Ms)}, errors ${pct(half.failedRate, 2)}; target ≤ ${p99TargetMs} ms) — ${p99Met ? 'MET' : 'NOT MET'}`,
       ...(contaminated.length > 0
         ? [
