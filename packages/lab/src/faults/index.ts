@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
+import * as toxics from '@faultline/toxiproxy'
 import type { Redis } from 'ioredis'
 import type { PoolClient } from 'pg'
 import { repoRoot } from '../paths.ts'
@@ -94,16 +95,11 @@ export function latency(
   ms: number,
   options: ToxicOptions & { jitterMs?: number } = {},
 ): Action {
-  const jitter = options.jitterMs ?? 0
+  const { jitterMs = 0, ...rest } = options
   return toxic(
     proxy,
-    {
-      type: 'latency',
-      stream: options.stream,
-      toxicity: options.toxicity,
-      attributes: { latency: ms, jitter },
-    },
-    `latency ${ms}${jitter ? ` ± ${jitter}` : ''} ms on ${proxy}`,
+    toxics.latency({ latencyMs: ms, jitterMs, ...rest }),
+    `latency ${ms}${jitterMs ? ` ± ${jitterMs}` : ''} ms on ${proxy}`,
   )
 }
 
@@ -111,7 +107,7 @@ export function latency(
 export function timeout(proxy: ProxyName, ms = 0, options: ToxicOptions = {}): Action {
   return toxic(
     proxy,
-    { type: 'timeout', stream: options.stream, toxicity: options.toxicity, attributes: { timeout: ms } },
+    toxics.timeout({ timeoutMs: ms, ...options }),
     ms === 0 ? `hang ${proxy} (timeout 0)` : `timeout ${ms} ms on ${proxy}`,
   )
 }
@@ -120,12 +116,7 @@ export function timeout(proxy: ProxyName, ms = 0, options: ToxicOptions = {}): A
 export function resetPeer(proxy: ProxyName, afterMs = 0, options: ToxicOptions = {}): Action {
   return toxic(
     proxy,
-    {
-      type: 'reset_peer',
-      stream: options.stream,
-      toxicity: options.toxicity,
-      attributes: { timeout: afterMs },
-    },
+    toxics.resetPeer({ timeoutMs: afterMs, ...options }),
     `reset_peer${options.toxicity !== undefined ? ` ${Math.round(options.toxicity * 100)}%` : ''} on ${proxy}`,
   )
 }
@@ -134,32 +125,19 @@ export function resetPeer(proxy: ProxyName, afterMs = 0, options: ToxicOptions =
 export function bandwidth(proxy: ProxyName, kbPerS: number, options: ToxicOptions = {}): Action {
   return toxic(
     proxy,
-    { type: 'bandwidth', stream: options.stream, toxicity: options.toxicity, attributes: { rate: kbPerS } },
+    toxics.bandwidth({ rateKBps: kbPerS, ...options }),
     `bandwidth ${kbPerS} KB/s on ${proxy}`,
   )
 }
 
 /** Delay the close of a connection by `delayMs`. */
 export function slowClose(proxy: ProxyName, delayMs: number, options: ToxicOptions = {}): Action {
-  return toxic(
-    proxy,
-    {
-      type: 'slow_close',
-      stream: options.stream,
-      toxicity: options.toxicity,
-      attributes: { delay: delayMs },
-    },
-    `slow_close ${delayMs} ms on ${proxy}`,
-  )
+  return toxic(proxy, toxics.slowClose({ delayMs, ...options }), `slow_close ${delayMs} ms on ${proxy}`)
 }
 
 /** Close each connection after `bytes` bytes. */
 export function limitData(proxy: ProxyName, bytes: number, options: ToxicOptions = {}): Action {
-  return toxic(
-    proxy,
-    { type: 'limit_data', stream: options.stream, toxicity: options.toxicity, attributes: { bytes } },
-    `limit_data ${bytes} B on ${proxy}`,
-  )
+  return toxic(proxy, toxics.limitData({ bytes, ...options }), `limit_data ${bytes} B on ${proxy}`)
 }
 
 /** Slice data into small packets with a delay between them. */
@@ -170,16 +148,12 @@ export function slicer(
 ): Action {
   return toxic(
     proxy,
-    {
-      type: 'slicer',
-      stream: options.stream,
-      toxicity: options.toxicity,
-      attributes: {
-        average_size: attributes.averageSize,
-        size_variation: attributes.sizeVariation ?? 0,
-        delay: attributes.delayUs ?? 0,
-      },
-    },
+    toxics.slicer({
+      averageSizeBytes: attributes.averageSize,
+      sizeVariationBytes: attributes.sizeVariation,
+      delayUs: attributes.delayUs,
+      ...options,
+    }),
     `slicer ${attributes.averageSize} B on ${proxy}`,
   )
 }

@@ -3,28 +3,9 @@
  * remove toxics, disable and enable proxies, and clean up after itself. Every toxic the lab adds is
  * named `lab-…`, so cleanup removes exactly the lab's own toxics and never another test's.
  */
-import {
-  type ToxicSpec as ClientToxicSpec,
-  type ProxyState,
-  type ToxicType,
-  ToxiproxyClient,
-  ToxiproxyRequestError,
-} from '@faultline/toxiproxy'
+import { type ProxyState, type ToxicSpec, ToxiproxyClient, ToxiproxyRequestError } from '@faultline/toxiproxy'
 
-export type { ToxicType }
-
-export interface ToxicSpec {
-  type: ToxicType
-  /** `downstream` (server → client, the default) or `upstream` (client → server). */
-  stream?: 'downstream' | 'upstream'
-  /** Fraction of connections affected, 0–1. Default 1. */
-  toxicity?: number
-  attributes: Record<string, number>
-}
-
-export interface Toxic extends ToxicSpec {
-  name: string
-}
+export type { ToxicSpec, ToxicType } from '@faultline/toxiproxy'
 
 export const labToxicPrefix = 'lab-'
 
@@ -58,19 +39,19 @@ export class ToxiproxyApi {
     return this.#call((c) => c.proxies())
   }
 
-  async addToxic(proxy: string, toxic: Toxic): Promise<void> {
-    // The lab's specs come from its fault builders, whose attributes match the type.
-    await this.#call((c) => c.addToxic(proxy, toxic as unknown as ClientToxicSpec))
+  async addToxic(proxy: string, toxic: ToxicSpec & { name: string }): Promise<void> {
+    await this.#call((c) => c.addToxic(proxy, toxic))
   }
 
   /** Remove a toxic; one already gone is fine. */
   async removeToxic(proxy: string, name: string): Promise<void> {
-    try {
-      await this.#client.removeToxic(proxy, name)
-    } catch (err) {
-      if (err instanceof ToxiproxyRequestError && err.status === 404) return
-      throw new ToxiproxyError(err instanceof Error ? err.message : String(err), { cause: err })
-    }
+    await this.#call(async (c) => {
+      try {
+        await c.removeToxic(proxy, name)
+      } catch (err) {
+        if (!(err instanceof ToxiproxyRequestError && err.status === 404)) throw err
+      }
+    })
   }
 
   /** Disabling a proxy closes its connections and refuses new ones: the component looks down. */
