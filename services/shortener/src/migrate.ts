@@ -29,7 +29,18 @@ export function migrationLockTimeoutMs(config: Pick<Config, 'migrateLockTimeoutM
   return config.mitigations.migrationLockTimeout ? config.migrateLockTimeoutMs : 0
 }
 
-/** The shortener's migrations, for server.ts (MIGRATE_ON_START) and the tests. */
+/** Schema, lock timeout and retries of this process's migrations, from its config. */
+export function migrationOptions(
+  config: Pick<Config, 'dbSchema' | 'migrateLockTimeoutMs' | 'migrateRetries' | 'mitigations'>,
+): Pick<RunMigrationsOptions, 'schema' | 'lockTimeoutMs' | 'retries'> {
+  return {
+    schema: config.dbSchema,
+    lockTimeoutMs: migrationLockTimeoutMs(config),
+    retries: config.migrateRetries,
+  }
+}
+
+/** The shortener's migrations, for server.ts and worker.ts (MIGRATE_ON_START) and the tests. */
 export function runMigrations(o: RunMigrationsOptions): Promise<MigrateResult> {
   return migrate({ dir: migrationsDir, ...o })
 }
@@ -40,9 +51,7 @@ if (import.meta.main) {
     const log = createLogger({ name: 'shortener-migrate', level: config.logLevel })
     const result = await runMigrations({
       connectionString: config.databaseUrl,
-      schema: config.dbSchema,
-      lockTimeoutMs: migrationLockTimeoutMs(config),
-      retries: config.migrateRetries,
+      ...migrationOptions(config),
       log,
     })
     log.info(

@@ -20,7 +20,7 @@ import { encodeClickEvent } from './clicks/consumer.ts'
 import { createShortener } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
-import { migrationLockTimeoutMs, runMigrations } from './migrate.ts'
+import { migrationOptions, runMigrations } from './migrate.ts'
 
 async function main(config: Config): Promise<void> {
   const log = createLogger({ name: 'shortener', level: config.logLevel }).child({
@@ -36,13 +36,7 @@ async function main(config: Config): Promise<void> {
   })
   if (config.migrateOnStart) {
     // Safe with many instances starting at once: the advisory lock lets one apply, the others wait.
-    await runMigrations({
-      pool,
-      schema: config.dbSchema,
-      lockTimeoutMs: migrationLockTimeoutMs(config),
-      retries: config.migrateRetries,
-      log,
-    })
+    await runMigrations({ pool, ...migrationOptions(config), log })
   }
   const redis = createRedis(config.redisUrl, {
     name: `shortener-cache-${config.instanceId}`,

@@ -15,7 +15,7 @@ import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
 import { createWorkerMetrics } from './metrics.ts'
-import { migrationLockTimeoutMs, runMigrations } from './migrate.ts'
+import { migrationOptions, runMigrations } from './migrate.ts'
 import { ClickRepository } from './repositories/clicks.ts'
 
 const pruneEveryMs = 10 * 60_000
@@ -33,13 +33,7 @@ async function main(config: Config): Promise<void> {
     log,
   })
   if (config.migrateOnStart) {
-    await runMigrations({
-      pool,
-      schema: config.dbSchema,
-      lockTimeoutMs: migrationLockTimeoutMs(config),
-      retries: config.migrateRetries,
-      log,
-    })
+    await runMigrations({ pool, ...migrationOptions(config), log })
   }
   const kitMetrics = createMetrics({
     defaultLabels: { service: 'shortener-worker', instance: config.instanceId },
