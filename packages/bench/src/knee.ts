@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { repoRoot } from '@faultline/infra'
 import { stopAll, stopChildrenOnSignal } from './children.ts'
+import { failWith, positiveFlag } from './cli-args.ts'
 import { createCodes, warmCodes } from './codes.ts'
 import { streamK6Csv } from './k6-csv.ts'
 import { runK6 } from './k6-run.ts'
@@ -76,10 +77,7 @@ Judgement:
   --keep-raw                 keep k6's per-request CSV (large) in the results folder
   -h, --help`
 
-function fail(message: string): never {
-  process.stderr.write(`knee: ${message}\n`)
-  process.exit(2)
-}
+const fail = failWith('knee')
 
 const { values } = parseArgs({
   options: {
@@ -115,13 +113,8 @@ if (values.help) {
   process.exit(0)
 }
 
-function positive(name: string, raw: string | undefined, integer = true): number {
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`)
-  }
-  return value
-}
+const positive = (name: string, raw: string | undefined, integer = true) =>
+  positiveFlag(fail, name, raw, integer)
 
 const target = values.target as TargetKind
 if (target !== 'shortener' && target !== 'hello')

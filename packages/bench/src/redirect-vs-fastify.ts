@@ -23,6 +23,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { repoRoot } from '@faultline/infra'
 import { stopAll, stopChildrenOnSignal } from './children.ts'
+import { failWith, positiveFlag } from './cli-args.ts'
 import { createCodes, warmCodes } from './codes.ts'
 import { cpuMicrosPerRequest, formatCpuCost } from './cpu-cost.ts'
 import { type K6Summary, runK6 } from './k6-run.ts'
@@ -74,23 +75,15 @@ const { values } = parseArgs({
   },
 })
 
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`)
-  process.exit(2)
-}
+const fail = failWith('bench')
 
 if (values.help) {
   process.stdout.write(`${usage}\n`)
   process.exit(0)
 }
 
-function positive(name: string, raw: string | undefined, integer = true): number {
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`)
-  }
-  return value
-}
+const positive = (name: string, raw: string | undefined, integer = true) =>
+  positiveFlag(fail, name, raw, integer)
 
 const vus = positive('vus', values.vus)
 const durationS = positive('duration', values.duration)
