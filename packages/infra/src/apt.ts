@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { type InfraContext, MissingPrerequisiteError } from './component.ts'
-import { runChecked } from './process.ts'
+import { type RunResult, run, runChecked } from './process.ts'
 
 let aptUpdated = false
 
@@ -33,4 +33,23 @@ export async function ensureDebianPackage(
   }
   if (!existsSync(probeFile))
     throw new MissingPrerequisiteError(pkg, `${probeFile} is still missing after apt-get install`)
+}
+
+/**
+ * Runs `command args`; when the command does not exist at all (exit 127), installs the Debian
+ * package that provides it (see ensureDebianPackage) and runs it again. Any other failure is
+ * returned as it is, for the caller to judge (an old version, say).
+ */
+export async function runInstallingIfAbsent(
+  ctx: InfraContext,
+  component: string,
+  command: string,
+  args: string[],
+  pkg: { name: string; probeFile: string },
+  timeoutMs?: number,
+): Promise<RunResult> {
+  const first = await run(command, args, { timeoutMs })
+  if (first.code !== 127) return first
+  await ensureDebianPackage(ctx, component, pkg.name, pkg.probeFile)
+  return run(command, args, { timeoutMs })
 }

@@ -45,7 +45,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
-import { ensureDebianPackage } from './apt.ts'
+import { runInstallingIfAbsent } from './apt.ts'
 import {
   type Component,
   type ComponentStatus,
@@ -57,7 +57,6 @@ import {
   describeProcess,
   isAlive,
   readPidFile,
-  run,
   runChecked,
   spawnDetached,
   stopProcess,
@@ -174,11 +173,8 @@ function seconds(ms: number): string {
  */
 async function checkJava(ctx: InfraContext): Promise<void> {
   const hint = 'apt-get install openjdk-17-jre-headless'
-  let result = await run('java', ['-version'], { timeoutMs: 30_000 })
-  if (result.code === 127) {
-    await ensureDebianPackage(ctx, 'kafka', 'default-jre-headless', '/usr/bin/java')
-    result = await run('java', ['-version'], { timeoutMs: 30_000 })
-  }
+  const jre = { name: 'default-jre-headless', probeFile: '/usr/bin/java' }
+  const result = await runInstallingIfAbsent(ctx, 'kafka', 'java', ['-version'], jre, 30_000)
   if (result.code !== 0) throw new MissingPrerequisiteError('java (JDK 17+)', hint)
   // `openjdk version "17.0.15"`, or `"1.8.0_392"` for Java 8.
   const match = /version "(\d+)(?:\.(\d+))?/.exec(`${result.stderr}${result.stdout}`)
@@ -191,11 +187,8 @@ async function checkJava(ctx: InfraContext): Promise<void> {
 
 /** Maven resolves the broker's jars from Central (once; they are cached under ~/.m2). */
 async function checkMaven(ctx: InfraContext): Promise<void> {
-  let result = await run('mvn', ['-v'], { timeoutMs: 60_000 })
-  if (result.code === 127) {
-    await ensureDebianPackage(ctx, 'kafka', 'maven', '/usr/bin/mvn')
-    result = await run('mvn', ['-v'], { timeoutMs: 60_000 })
-  }
+  const maven = { name: 'maven', probeFile: '/usr/bin/mvn' }
+  const result = await runInstallingIfAbsent(ctx, 'kafka', 'mvn', ['-v'], maven, 60_000)
   if (result.code !== 0) throw new MissingPrerequisiteError('maven', 'apt-get install maven')
 }
 
