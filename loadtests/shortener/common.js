@@ -7,9 +7,12 @@
 //               one after creating and warming the codes, so setup time is not part of the run);
 //   setup()     otherwise the script creates KEYS links itself (createCodes below).
 
+import { check } from 'k6'
 import { SharedArray } from 'k6/data'
 import http from 'k6/http'
 import { envNumber, envString } from '../lib/env.js'
+import * as ledger from '../lib/ledger.js'
+import { zipf } from '../lib/zipf.js'
 
 /** Redirect statuses the service may answer with (301 or 302 is a config switch of the service). */
 export const redirectStatuses = [301, 302]
@@ -158,5 +161,37 @@ export function target() {
         responseCallback,
         tags: { op, name, ...extraTags },
       }),
+  }
+}
+
+/**
+ * The open-model scripts' two operations (mixed.js, spike.js), checked and written to the ledger.
+ * `fileCodes` is codesFromFile() (called in the init context); without it the codes are the ones
+ * `setup()` created.
+ *   setup()            → { codes }: createCodes(base) unless CODES_FILE gave them
+ *   redirect(data, t)  one Zipf-skewed GET /:code (ZIPF_S, default 1.0), extra tags `t`
+ *   create(tag)        one POST /api/links of a fresh URL
+ */
+export function zipfReadsAndCreates(base, fileCodes) {
+  let sampler
+  return {
+    setup() {
+      return { codes: fileCodes.length > 0 ? [] : createCodes(base) }
+    },
+    redirect(data, extraTags = {}) {
+      const codes = fileCodes.length > 0 ? fileCodes : data.codes
+      // One sampler per VU (lazily: n is only known once setup() ran), seeded with SEED + VU id.
+      sampler ??= zipf({ n: codes.length, s: envNumber('ZIPF_S', 1.0) })
+      const code = codes[sampler.nextIndex()]
+      const res = redirect(base, code, extraTags)
+      check(res, { 'redirect: 301 or 302': (r) => redirectStatuses.includes(r.status) })
+      ledger.fromResponse('redirect', code, res, { ackStatuses: redirectStatuses })
+    },
+    create(tag) {
+      const url = targetUrl(tag)
+      const { res, code } = createLink(base, { url })
+      check(res, { 'create: 201 with a code': (r) => r.status === 201 && code !== undefined })
+      ledger.fromResponse('create', url, res)
+    },
   }
 }

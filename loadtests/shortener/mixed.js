@@ -11,17 +11,14 @@
 //
 // Codes: KEYS links (default 1000) created in setup(), or CODES_FILE (a JSON array of codes).
 
-import { check } from 'k6'
 import { envNumber, envString } from '../lib/env.js'
-import * as ledger from '../lib/ledger.js'
 import { baseUrl, constantArrivalRate } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { checkThresholds, httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
-import { zipf } from '../lib/zipf.js'
-import { codesFromFile, createCodes, createLink, redirect, redirectStatuses, targetUrl } from './common.js'
+import { codesFromFile, zipfReadsAndCreates } from './common.js'
 
 const base = baseUrl('http://127.0.0.1:3000')
-const fileCodes = codesFromFile()
+const ops = zipfReadsAndCreates(base, codesFromFile())
 
 const readRate = envNumber('READ_RATE', 500)
 // DURATION sets both scenarios; READ_DURATION / CREATE_DURATION override one.
@@ -50,26 +47,15 @@ export const options = {
 }
 
 export function setup() {
-  return { codes: fileCodes.length > 0 ? [] : createCodes(base) }
+  return ops.setup()
 }
 
-let sampler
-
 export function redirects(data) {
-  const codes = fileCodes.length > 0 ? fileCodes : data.codes
-  // One sampler per VU (lazily: n is only known once setup() ran), seeded with SEED + VU id.
-  sampler ??= zipf({ n: codes.length, s: envNumber('ZIPF_S', 1.0) })
-  const code = codes[sampler.nextIndex()]
-  const res = redirect(base, code)
-  check(res, { 'redirect: 301 or 302': (r) => redirectStatuses.includes(r.status) })
-  ledger.fromResponse('redirect', code, res, { ackStatuses: redirectStatuses })
+  ops.redirect(data)
 }
 
 export function creates() {
-  const url = targetUrl('mixed')
-  const { res, code } = createLink(base, { url })
-  check(res, { 'create: 201 with a code': (r) => r.status === 201 && code !== undefined })
-  ledger.fromResponse('create', url, res)
+  ops.create('mixed')
 }
 
 export const handleSummary = summaryHandler('shortener-mixed')

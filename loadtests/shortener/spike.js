@@ -14,18 +14,15 @@
 // Codes: KEYS links (default 1000) created in setup(), or CODES_FILE. Requests are tagged
 // `phase=base|spike|recovery`, and the summary reports each phase's p99 and error rate.
 
-import { check } from 'k6'
 import exec from 'k6/execution'
 import { durationSeconds, envNumber } from '../lib/env.js'
-import * as ledger from '../lib/ledger.js'
 import { baseUrl, constantArrivalRate, spike } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { checkThresholds, httpThresholds, mergeThresholds } from '../lib/thresholds.js'
-import { zipf } from '../lib/zipf.js'
-import { codesFromFile, createCodes, createLink, redirect, redirectStatuses, targetUrl } from './common.js'
+import { codesFromFile, zipfReadsAndCreates } from './common.js'
 
 const base = baseUrl('http://127.0.0.1:3000')
-const fileCodes = codesFromFile()
+const ops = zipfReadsAndCreates(base, codesFromFile())
 
 const redirectScenario = spike({
   baseRate: 200,
@@ -80,25 +77,15 @@ export const options = {
 }
 
 export function setup() {
-  return { codes: fileCodes.length > 0 ? [] : createCodes(base) }
+  return ops.setup()
 }
 
-let sampler
-
 export function redirects(data) {
-  const codes = fileCodes.length > 0 ? fileCodes : data.codes
-  sampler ??= zipf({ n: codes.length, s: envNumber('ZIPF_S', 1.0) })
-  const code = codes[sampler.nextIndex()]
-  const res = redirect(base, code, { phase: phase((Date.now() - exec.scenario.startTime) / 1000) })
-  check(res, { 'redirect: 301 or 302': (r) => redirectStatuses.includes(r.status) })
-  ledger.fromResponse('redirect', code, res, { ackStatuses: redirectStatuses })
+  ops.redirect(data, { phase: phase((Date.now() - exec.scenario.startTime) / 1000) })
 }
 
 export function creates() {
-  const url = targetUrl('spike')
-  const { res, code } = createLink(base, { url })
-  check(res, { 'create: 201 with a code': (r) => r.status === 201 && code !== undefined })
-  ledger.fromResponse('create', url, res)
+  ops.create('spike')
 }
 
 export const handleSummary = summaryHandler('shortener-spike')
