@@ -102,14 +102,14 @@ export const configSchema = Type.Object({
     default: '',
     description: 'durable spool: append events under <dir>/<INSTANCE_ID>; empty = in memory only',
   }),
-  CLICK_BATCH_MAX: int(500, 1, 'click events per Kafka request', 100_000),
+  CLICK_BATCH_MAX: int(500, 1, 'click events per Kafka message', 100_000),
   CLICK_FLUSH_INTERVAL_MS: int(50, 1, 'idle flusher poll interval'),
   CLICK_SHUTDOWN_FLUSH_MS: int(
     3000,
     0,
     'on shutdown, publish the spool for at most this long (then count the rest dropped)',
   ),
-  CLICK_DEDUPE_RETENTION_H: int(168, 1, 'how long the worker remembers counted event ids'),
+  CLICK_DEDUPE_RETENTION_H: int(168, 1, "how long the worker remembers a quiet recorder's watermark"),
   WORKER_METRICS_PORT: int(0, 0, 'worker: serve /metrics and /healthz here; 0 = off', 65_535),
 })
 

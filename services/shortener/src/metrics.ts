@@ -126,7 +126,7 @@ export function createWorkerMetrics(registry: Registry) {
   return {
     batches: new Counter({
       name: 'shortener_click_batches_total',
-      help: 'Kafka batches applied to Postgres by the click worker.',
+      help: 'Postgres transactions of the click worker (each applies one chunk of Kafka messages).',
       registers,
     }),
     consumed: new Counter({
@@ -136,17 +136,17 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     counted: new Counter({
       name: 'shortener_clicks_counted_total',
-      help: 'Click events added to link_clicks (new event ids).',
+      help: "Click events added to link_clicks (above their recorder's watermark).",
       registers,
     }),
     duplicates: new Counter({
       name: 'shortener_clicks_duplicate_total',
-      help: 'Click events skipped because their event id was already counted (replays).',
+      help: "Click events skipped because their recorder's watermark had passed them (replays, retried publishes).",
       registers,
     }),
     invalid: new Counter({
       name: 'shortener_clicks_invalid_total',
-      help: 'Messages on the clicks topic that are not click events (skipped).',
+      help: 'Messages on the clicks topic that are not click batches (skipped).',
       registers,
     }),
     applyErrors: new Counter({

@@ -16,7 +16,7 @@ import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import { buildApp } from './app.ts'
-import { encodeClickEvent } from './clicks/consumer.ts'
+import { encodeClickBatch, toClickBatch } from './clicks/batch.ts'
 import { createShortener } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
@@ -66,7 +66,11 @@ async function main(config: Config): Promise<void> {
     // The process's one producer, connected on first use and again after a failure.
     sendClicks: async (events) => {
       const producer = await getProducer(kafka)
-      await producer.send({ topic: config.clicksTopic, messages: events.map(encodeClickEvent), acks: -1 })
+      await producer.send({
+        topic: config.clicksTopic,
+        messages: [encodeClickBatch(toClickBatch(events))],
+        acks: -1,
+      })
     },
   })
   const app = await buildApp({ ...shortener.appDeps, logger: log })

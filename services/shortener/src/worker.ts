@@ -1,6 +1,6 @@
 /**
  * The click worker: a Kafka consumer group on CLICKS_TOPIC that adds each batch's clicks to
- * link_clicks in Postgres, idempotently (see ClickRepository.applyBatch).
+ * link_clicks in Postgres, idempotently (see ClickRepository.applyBatches and clicks/batch.ts).
  *   node services/shortener/src/worker.ts      (pnpm --filter @faultline/shortener worker)
  * Several workers split the partitions between them. With WORKER_METRICS_PORT set it serves
  * /metrics and /healthz there.
@@ -57,11 +57,11 @@ async function main(config: Config): Promise<void> {
 
   const prune = setInterval(() => {
     clicks
-      .pruneSeen(config.clickDedupeRetentionMs)
+      .pruneWatermarks(config.clickDedupeRetentionMs)
       .then((deleted) => {
-        if (deleted > 0) log.info({ deleted }, 'pruned seen click ids')
+        if (deleted > 0) log.info({ deleted }, 'pruned the watermarks of recorders gone quiet')
       })
-      .catch((err: unknown) => log.warn({ err }, 'pruning seen click ids failed'))
+      .catch((err: unknown) => log.warn({ err }, 'pruning click watermarks failed'))
   }, pruneEveryMs)
   prune.unref()
 

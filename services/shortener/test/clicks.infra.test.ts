@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import { createKafka, disconnectProducer, getProducer } from '@faultline/kit/clients'
 import { createMetrics } from '@faultline/kit/metrics'
-import type { Kafka } from 'kafkajs'
-import { createClickBatchHandler, encodeClickEvent, runClickConsumer } from '../src/clicks/consumer.ts'
+import type { Kafka, Producer } from 'kafkajs'
+import { type ClickBatch, encodeClickBatch, toClickBatch } from '../src/clicks/batch.ts'
+import { createClickBatchHandler, runClickConsumer } from '../src/clicks/consumer.ts'
+import type { SendClicks } from '../src/clicks/recorder.ts'
 import type { ClickEvent } from '../src/clicks/spool.ts'
 import { createWorkerMetrics } from '../src/metrics.ts'
 import { ClickRepository } from '../src/repositories/clicks.ts'
@@ -16,6 +18,13 @@ async function clickCount(
 ) {
   return ((await app.inject({ url: `/api/links/${code}` })).json() as { clicks: number }).clicks
 }
+
+/** What server.ts does with a recorder's batch: one message on `topic`. */
+const publishTo =
+  (producer: Producer, topic: string): SendClicks =>
+  async (events) => {
+    await producer.send({ topic, messages: [encodeClickBatch(toClickBatch(events))] })
+  }
 
 /** Runs the worker's consumer on `topic` in this process until the test ends. */
 async function startWorker(
@@ -47,9 +56,7 @@ test('click pipeline end to end: redirects → spool → Kafka → worker → co
   h.infra.defer(() => disconnectProducer(kafka))
   const i = await h.instance({
     env: { CLICKS_TOPIC: topic, CLICK_BATCH_MAX: '50' },
-    sendClicks: async (events) => {
-      await producer.send({ topic, messages: events.map(encodeClickEvent) })
-    },
+    sendClicks: publishTo(producer, topic),
   })
   const metrics = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
 
@@ -77,20 +84,20 @@ test('replaying the whole topic (a new consumer group from the beginning) does n
   const producer = await getProducer(kafka)
   h.infra.defer(() => disconnectProducer(kafka))
   const i = await h.instance({
-    sendClicks: async (events) => {
-      await producer.send({ topic, messages: events.map(encodeClickEvent) })
-    },
+    sendClicks: publishTo(producer, topic),
   })
   const code = (await createLink(i.app, { url: 'https://example.com/r' })).body.code as string
   for (let n = 0; n < 30; n++) await i.app.inject({ url: `/${code}` })
   // The same events produced twice (what a producer retry after a lost ack does).
-  const events: ClickEvent[] = Array.from({ length: 10 }, () => ({
-    eventId: randomUUID(),
+  const recorder = randomUUID()
+  const events: ClickEvent[] = Array.from({ length: 10 }, (_, seq) => ({
+    producer: recorder,
+    seq,
     code,
     ts: Date.now(),
   }))
-  await producer.send({ topic, messages: events.map(encodeClickEvent) })
-  await producer.send({ topic, messages: events.map(encodeClickEvent) })
+  await publishTo(producer, topic)(events)
+  await publishTo(producer, topic)(events)
   // And a message that is not a click event at all.
   await producer.send({ topic, messages: [{ key: code, value: 'not json' }] })
 
@@ -102,28 +109,58 @@ test('replaying the whole topic (a new consumer group from the beginning) does n
   const replay = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
   await eventually(
     'replay consumed everything',
-    async () => (await replay.consumed.get()).values[0]?.value === 51,
+    async () => (await replay.consumed.get()).values[0]?.value === 50,
   )
   assert.equal(await clickCount(i.app, code), 40, 'still 40 after the replay')
   assert.equal((await replay.counted.get()).values[0]?.value, 0)
 })
 
-test('applyBatch is idempotent: the same batch twice counts once, repeats inside a batch count once', async (t) => {
+test('applyBatches is idempotent: a replay counts zero, a retried longer batch counts only its new events', async (t) => {
   const h = await harness(t)
   const repo = new ClickRepository(h.db)
-  const e = (code: string): ClickEvent => ({ eventId: randomUUID(), code, ts: Date.now() })
-  const batch = [e('aaa'), e('aaa'), e('bbb')]
-  const withRepeat = [...batch, batch[0] as ClickEvent]
-  assert.deepEqual(await repo.applyBatch(withRepeat), { received: 4, counted: 3, duplicates: 1 })
-  assert.deepEqual(await repo.applyBatch(batch), { received: 3, counted: 0, duplicates: 3 })
+  const P = randomUUID()
+  const first: ClickBatch = { producer: P, firstSeq: 0, codes: ['aaa', 'aaa', 'bbb'], ts: [1, 2, 3] }
+  assert.deepEqual(await repo.applyBatches([first]), { received: 3, counted: 3, duplicates: 0 })
+  assert.deepEqual(await repo.applyBatches([first]), { received: 3, counted: 0, duplicates: 3 })
+  const retried: ClickBatch = {
+    producer: P,
+    firstSeq: 0,
+    codes: ['aaa', 'aaa', 'bbb', 'ccc'],
+    ts: [1, 2, 3, 4],
+  }
+  assert.deepEqual(await repo.applyBatches([retried]), { received: 4, counted: 1, duplicates: 3 })
   const { rows } = await h.db.query('SELECT code, count::int FROM link_clicks ORDER BY code')
   assert.deepEqual(rows, [
     { code: 'aaa', count: 2 },
     { code: 'bbb', count: 1 },
+    { code: 'ccc', count: 1 },
   ])
-  // Old ids are forgotten by the pruner (then a replay older than the retention would count again).
-  await h.db.query("UPDATE click_events_seen SET seen_at = now() - interval '8 days'")
-  assert.equal(await repo.pruneSeen(7 * 24 * 3_600_000), 3)
+  const marks = await h.db.query('SELECT producer::text, applied_seq::int FROM click_producers')
+  assert.deepEqual(marks.rows, [{ producer: P, applied_seq: 3 }])
+  // A quiet recorder's watermark is forgotten by the pruner (a replay older than that counts again).
+  await h.db.query("UPDATE click_producers SET updated_at = now() - interval '8 days'")
+  assert.equal(await repo.pruneWatermarks(7 * 24 * 3_600_000), 1)
+})
+
+test('two workers applying the same batches at once (a rebalance) count them once', async (t) => {
+  const h = await harness(t)
+  const repo = new ClickRepository(h.db)
+  const P = randomUUID()
+  const Q = randomUUID()
+  const batches: ClickBatch[] = [
+    { producer: Q, firstSeq: 0, codes: ['xx', 'yy'], ts: [1, 2] },
+    { producer: P, firstSeq: 0, codes: ['yy', 'xx', 'xx'], ts: [1, 2, 3] },
+  ]
+  for (let round = 0; round < 5; round++) {
+    const next = batches.map((b) => ({ ...b, firstSeq: b.firstSeq + round * 10 }))
+    const results = await Promise.all([repo.applyBatches(next), repo.applyBatches([...next].reverse())])
+    assert.equal(results[0].counted + results[1].counted, 5, `round ${round}: ${JSON.stringify(results)}`)
+  }
+  const { rows } = await h.db.query('SELECT code, count::int FROM link_clicks ORDER BY code')
+  assert.deepEqual(rows, [
+    { code: 'xx', count: 15 },
+    { code: 'yy', count: 10 },
+  ])
 })
 
 test('Kafka down: redirects never wait, events wait in the spool and arrive once Kafka is back', async (t) => {
@@ -140,7 +177,7 @@ test('Kafka down: redirects never wait, events wait in the spool and arrive once
     env: { CLICK_SPOOL_MAX: '25', CLICK_FLUSH_INTERVAL_MS: '10' },
     sendClicks: async (events) => {
       if (!kafkaUp) throw new Error('broker unreachable')
-      await producer.send({ topic, messages: events.map(encodeClickEvent) })
+      await publishTo(producer, topic)(events)
     },
   })
   const code = (await createLink(i.app, { url: 'https://example.com/k' })).body.code as string

@@ -9,7 +9,8 @@ import { ClickRecorder } from '../src/clicks/recorder.ts'
 import type { ClickEvent } from '../src/clicks/spool.ts'
 
 const event = (i: number): ClickEvent => ({
-  eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  producer: '00000000-0000-4000-8000-000000000001',
+  seq: i,
   code: 'abc',
   ts: i,
 })
@@ -53,7 +54,7 @@ test('the bound holds, and a torn last line (a crash mid-write) is skipped, not 
   assert.equal(spool.size, 5)
   spool.close()
   const segment = readdirSync(dir).find((f) => f.startsWith('segment-')) as string
-  appendFileSync(join(dir, segment), '{"eventId":"00000000-0000-4000-8000-0000')
+  appendFileSync(join(dir, segment), '{"producer":"00000000-0000-4000-8000-0000')
   const reopened = new FileClickSpool({ dir, capacity: 5 })
   assert.equal(reopened.corruptLines, 1)
   assert.deepEqual(ids(reopened.peek(10)), [1, 2, 3, 4, 5])
@@ -71,7 +72,7 @@ test('kill -9 right after the events were accepted loses none of them', (t) => {
   const child = `
     import { FileClickSpool } from ${JSON.stringify(new URL('../src/clicks/file-spool.ts', import.meta.url).href)}
     const spool = new FileClickSpool({ dir: ${JSON.stringify(dir)}, capacity: 10000, segmentEvents: 300 })
-    for (let i = 1; i <= 1000; i++) spool.push({ eventId: 'e' + i, code: 'abc', ts: i })
+    for (let i = 1; i <= 1000; i++) spool.push({ producer: 'p', seq: i, code: 'abc', ts: i })
     spool.remove(100)
     process.kill(process.pid, 'SIGKILL')
   `
@@ -105,4 +106,43 @@ test('with a durable spool, stop() leaves unpublished events on disk instead of 
   const reopened = new FileClickSpool({ dir, capacity: 100 })
   assert.equal(reopened.recovered, 10)
   reopened.close()
+})
+
+test("after a restart the previous process's events go out first, in batches of their own recorder", async (t) => {
+  const dir = tempDir(t)
+  const down = new ClickRecorder({
+    send: () => Promise.reject(new Error('kafka down')),
+    mitigations: { clickSpool: true },
+    spoolMax: 100,
+    spool: new FileClickSpool({ dir, capacity: 100 }),
+    retryBaseMs: 5,
+  })
+  down.start()
+  for (let i = 0; i < 7; i++) down.record('old')
+  await down.stop(20)
+
+  const batches: ClickEvent[][] = []
+  const next = new ClickRecorder({
+    send: async (events) => {
+      batches.push(events)
+    },
+    mitigations: { clickSpool: true },
+    spoolMax: 100,
+    spool: new FileClickSpool({ dir, capacity: 100 }),
+    batchMax: 50,
+    flushIntervalMs: 1000,
+  })
+  for (let i = 0; i < 3; i++) next.record('new')
+  await next.flushOnce()
+  await next.flushOnce()
+  await next.stop(100)
+  assert.deepEqual(
+    batches.map((b) => ({ codes: b.map((e) => e.code), seqs: b.map((e) => e.seq) })),
+    [
+      { codes: Array(7).fill('old'), seqs: [0, 1, 2, 3, 4, 5, 6] },
+      { codes: ['new', 'new', 'new'], seqs: [0, 1, 2] },
+    ],
+  )
+  const [old, fresh] = batches as [ClickEvent[], ClickEvent[]]
+  assert.notEqual(old[0]?.producer, fresh[0]?.producer, 'each process start is a recorder of its own')
 })

@@ -39,7 +39,7 @@ const cursorFile = 'cursor.json'
  * page cache — the next process on the same directory reloads every event not yet published.
  * A power loss can still lose what the disk had not flushed (no fsync per event: too slow for a
  * redirect), and a published-but-not-yet-recorded batch is published again after a crash,
- * which the worker's event-id dedupe absorbs.
+ * which the worker's watermarks absorb (batch.ts).
  */
 export class FileClickSpool implements Spool {
   readonly durable = true

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Mitigations } from '../mitigations.ts'
+import { leadingRunLength } from './batch.ts'
 import { type ClickEvent, ClickSpool, type Spool } from './spool.ts'
 
+/** Publishes a run of one recorder's consecutive events (one Kafka message: see batch.ts). */
 export type SendClicks = (events: ClickEvent[]) => Promise<void>
 
 export type DropReason = 'spool_full' | 'spool_error' | 'send_failed' | 'shutdown'
@@ -23,7 +25,7 @@ export interface ClickRecorderOptions {
   spoolMax: number
   /** A spool of your own (the durable FileClickSpool); default: in memory, `spoolMax` events. */
   spool?: Spool
-  /** Events per Kafka request. */
+  /** Events per Kafka message. */
   batchMax?: number
   /** How often an idle flusher looks for new events. */
   flushIntervalMs?: number
@@ -60,6 +62,9 @@ export class ClickRecorder {
   #closed = false
   #published = 0
   #dropped = 0
+  /** This recorder's id: its events are numbered within it (batch.ts). */
+  readonly #producer = randomUUID()
+  #nextSeq = 0
 
   constructor(options: ClickRecorderOptions) {
     this.#options = options
@@ -79,7 +84,7 @@ export class ClickRecorder {
 
   /** Records one redirect of `code`. Synchronous: never waits, never throws. */
   record(code: string): void {
-    const event: ClickEvent = { eventId: randomUUID(), code, ts: this.#now() }
+    const event: ClickEvent = { producer: this.#producer, seq: this.#nextSeq, code, ts: this.#now() }
     this.#options.hooks?.onRecorded?.()
     let accepted: boolean
     try {
@@ -93,6 +98,8 @@ export class ClickRecorder {
       this.#drop(1, 'spool_full')
       return
     }
+    // Numbers only for the events kept: a run in the spool has consecutive numbers.
+    this.#nextSeq++
     if (this.spool.size >= this.#batchMax) this.#wake?.abort()
   }
 
@@ -132,11 +139,15 @@ export class ClickRecorder {
   /**
    * Publishes one batch of the oldest events. True when it went out (or there was nothing to
    * send); false when the send failed (the batch is then kept or dropped, per `clickSpool`).
+   * A batch is one recorder's run of consecutive numbers: the oldest events may be a previous
+   * process's, recovered from a durable spool, and go out on their own.
    */
   async flushOnce(): Promise<boolean> {
-    // One publish at a time: the batch is removed from the spool only after its send settles.
+    // One publish at a time, oldest first — the order the worker's watermarks rely on: the batch
+    // is removed from the spool only after its send settles.
     if (this.#flushing) return false
-    const batch = this.spool.peek(this.#batchMax)
+    const oldest = this.spool.peek(this.#batchMax)
+    const batch = oldest.slice(0, leadingRunLength(oldest))
     if (batch.length === 0) return true
     this.#flushing = true
     try {

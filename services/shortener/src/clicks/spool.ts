@@ -1,6 +1,13 @@
-/** One redirect served. `eventId` makes the consumer's upsert idempotent under replays. */
+/**
+ * One redirect served. Every recorder (one per process start) numbers the events it keeps
+ * 0, 1, 2, …: `producer` + `seq` is what lets the worker count each event once under replays
+ * (see batch.ts).
+ */
 export interface ClickEvent {
-  eventId: string
+  /** The recorder that took it: a uuid per process start. */
+  producer: string
+  /** Its place in that recorder's stream; the events a recorder keeps have consecutive numbers. */
+  seq: number
   code: string
   /** Epoch milliseconds of the redirect. */
   ts: number

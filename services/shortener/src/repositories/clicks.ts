@@ -1,75 +1,94 @@
 import type pg from 'pg'
-import type { ClickEvent } from '../clicks/spool.ts'
-
-type Queryable = Pick<pg.Pool, 'query'>
+import { type ClickBatch, planCounts } from '../clicks/batch.ts'
 
 export interface ApplyResult {
-  /** Events in the batch. */
+  /** Events in the batches. */
   received: number
-  /** Events counted now: ids not seen before. */
+  /** Events counted now: above their recorder's watermark. */
   counted: number
-  /** Events skipped: ids counted by an earlier delivery, or repeated inside this batch. */
+  /** Events skipped: counted by an earlier delivery (a replay, a retried publish). */
   duplicates: number
 }
 
 /**
- * One statement does the whole batch: record the event ids, keep the ones that were new, and add
- * their per-code counts. Being one statement it is atomic: a crash before COMMIT leaves neither
- * the ids nor the counts, so the redelivered batch is counted exactly once; after COMMIT, the
- * redelivered ids are all "seen" and count zero. Codes are upserted in sorted order so two
- * workers updating the same codes always lock them in the same order (no deadlock).
+ * Locks the watermark row of every recorder in the batches (created at -1 when new), in sorted
+ * order, and returns the watermarks. The upsert's DO UPDATE takes the row lock, so a second
+ * worker applying the same recorder's batches (during a rebalance) waits here and then reads
+ * the watermark the first one committed.
  */
-const applySql = `
-WITH incoming AS (
-  SELECT DISTINCT ON (event_id) event_id, code
-  FROM unnest($1::uuid[], $2::text[]) AS t(event_id, code)
-), fresh AS (
-  INSERT INTO click_events_seen (event_id)
-  SELECT event_id FROM incoming
-  ON CONFLICT (event_id) DO NOTHING
-  RETURNING event_id
-), counts AS (
-  SELECT i.code, count(*) AS n
-  FROM incoming i JOIN fresh f ON f.event_id = i.event_id
-  GROUP BY i.code
+const lockWatermarksSql = `
+INSERT INTO click_producers (producer)
+SELECT p FROM unnest($1::uuid[]) AS p ORDER BY p
+ON CONFLICT (producer) DO UPDATE SET updated_at = now()
+RETURNING producer::text AS producer, applied_seq::text AS applied_seq`
+
+/** Adds the counts (codes in sorted order: two workers never deadlock) and moves the watermarks. */
+const writeSql = `
+WITH counts AS (
+  SELECT code, n FROM unnest($1::text[], $2::bigint[]) AS t(code, n)
 ), upserted AS (
   INSERT INTO link_clicks (code, count)
   SELECT code, n FROM counts ORDER BY code
   ON CONFLICT (code) DO UPDATE SET count = link_clicks.count + excluded.count, updated_at = now()
   RETURNING 1
 )
-SELECT (SELECT coalesce(sum(n), 0) FROM counts) AS counted, (SELECT count(*) FROM upserted) AS codes`
+UPDATE click_producers AS p SET applied_seq = w.seq, updated_at = now()
+FROM unnest($3::uuid[], $4::bigint[]) AS w(producer, seq)
+WHERE p.producer = w.producer AND w.seq > p.applied_seq`
 
 export class ClickRepository {
-  readonly #db: Queryable
+  readonly #pool: Pick<pg.Pool, 'connect' | 'query'>
 
-  constructor(db: Queryable) {
-    this.#db = db
+  constructor(pool: Pick<pg.Pool, 'connect' | 'query'>) {
+    this.#pool = pool
   }
 
-  async applyBatch(events: readonly ClickEvent[]): Promise<ApplyResult> {
-    if (events.length === 0) return { received: 0, counted: 0, duplicates: 0 }
-    const { rows } = await this.#db.query<{ counted: string }>(applySql, [
-      events.map((e) => e.eventId),
-      events.map((e) => e.code),
-    ])
-    const counted = Number(rows[0]?.counted ?? 0)
-    return { received: events.length, counted, duplicates: events.length - counted }
-  }
-
-  /** Forgets event ids older than `retentionMs` (a replay older than that would count twice). */
-  async pruneSeen(retentionMs: number, batchSize = 10_000): Promise<number> {
-    let total = 0
-    for (;;) {
-      const { rowCount } = await this.#db.query(
-        `DELETE FROM click_events_seen WHERE event_id IN (
-           SELECT event_id FROM click_events_seen
-           WHERE seen_at < now() - make_interval(secs => $1::double precision / 1000)
-           LIMIT $2)`,
-        [retentionMs, batchSize],
-      )
-      total += rowCount ?? 0
-      if ((rowCount ?? 0) < batchSize) return total
+  /**
+   * Applies click batches (see clicks/batch.ts) in one transaction: lock the recorders'
+   * watermarks, count only the events above them, add the counts, move the watermarks. A crash
+   * before COMMIT leaves nothing, so the redelivered batches count exactly once; after COMMIT,
+   * their events are all at or below the watermarks and count zero.
+   */
+  async applyBatches(batches: readonly ClickBatch[]): Promise<ApplyResult> {
+    const received = batches.reduce((n, b) => n + b.codes.length, 0)
+    if (received === 0) return { received: 0, counted: 0, duplicates: 0 }
+    const producers = [...new Set(batches.map((b) => b.producer))].sort()
+    const client = await this.#pool.connect()
+    let failed: Error | undefined
+    try {
+      await client.query('BEGIN')
+      const { rows } = await client.query<{ producer: string; applied_seq: string }>(lockWatermarksSql, [
+        producers,
+      ])
+      const applied = new Map(rows.map((r) => [r.producer, Number(r.applied_seq)]))
+      const plan = planCounts(batches, applied)
+      await client.query(writeSql, [
+        [...plan.counts.keys()],
+        [...plan.counts.values()],
+        [...plan.watermarks.keys()],
+        [...plan.watermarks.values()],
+      ])
+      await client.query('COMMIT')
+      return { received, counted: plan.counted, duplicates: plan.duplicates }
+    } catch (err) {
+      failed = err instanceof Error ? err : new Error(String(err))
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      // A client whose transaction failed may be broken (connection lost): do not reuse it.
+      client.release(failed)
     }
+  }
+
+  /**
+   * Forgets the watermarks of recorders not heard from for `retentionMs` (a process start's
+   * recorder stops at its exit). A replay of such a recorder's events would count them again.
+   */
+  async pruneWatermarks(retentionMs: number): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      `DELETE FROM click_producers WHERE updated_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      [retentionMs],
+    )
+    return rowCount ?? 0
   }
 }
