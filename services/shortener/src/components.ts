@@ -12,6 +12,7 @@ import { createKeys } from './keys.ts'
 import { LinkCache } from './link-cache.ts'
 import { LinkResolver } from './link-resolver.ts'
 import { LinkService } from './link-service.ts'
+import { LocalLinkCache } from './local-link-cache.ts'
 import { createShortenerMetrics, type GaugeSources } from './metrics.ts'
 import { MitigationState } from './mitigations.ts'
 import { LinkRepository } from './repositories/links.ts'
@@ -63,8 +64,10 @@ export function createShortener(config: Config, clients: ShortenerClients) {
     negativeTtlMs: config.negativeCacheTtlMs,
     staleWindowMs: config.cacheStaleMs,
   })
+  const local = new LocalLinkCache({ ttlMs: config.localCacheTtlMs, maxEntries: config.localCacheMax })
   const resolver = new LinkResolver({
     cache,
+    ...(local.enabled ? { local } : {}),
     repo,
     mitigations,
     metrics,

@@ -80,6 +80,13 @@ export const configSchema = Type.Object({
     maximum: 0.9,
     description: '±fraction (ttlJitter)',
   }),
+  LOCAL_CACHE_TTL_MS: int(
+    1000,
+    0,
+    'how long this process serves a link from its own memory before asking Redis again; 0 = off',
+    3_600_000,
+  ),
+  LOCAL_CACHE_MAX: int(10_000, 1, 'links kept in memory per process (oldest out first)'),
   NEGATIVE_CACHE_TTL_S: int(30, 1, 'TTL of a cached "unknown code" (negativeCache)'),
   CACHE_STALE_S: int(60, 0, 'how long past its soft TTL an entry may be served (staleWhileRevalidate)'),
   FILL_LEASE_MS: int(2000, 0, 'cross-instance fill lease (singleFlight); 0 = per process only'),
@@ -102,8 +109,12 @@ export const configSchema = Type.Object({
     default: '',
     description: 'durable spool: append events under <dir>/<INSTANCE_ID>; empty = in memory only',
   }),
-  CLICK_BATCH_MAX: int(500, 1, 'click events per Kafka message', 100_000),
-  CLICK_FLUSH_INTERVAL_MS: int(50, 1, 'idle flusher poll interval'),
+  CLICK_BATCH_MAX: int(5000, 1, 'click events per Kafka message', 100_000),
+  CLICK_FLUSH_INTERVAL_MS: int(
+    200,
+    1,
+    'how long a partial batch waits for more events before it is published',
+  ),
   CLICK_SHUTDOWN_FLUSH_MS: int(
     3000,
     0,
@@ -153,6 +164,9 @@ export interface Config {
   cacheTtlMs: number
   cacheTtlJitter: number
   negativeCacheTtlMs: number
+  /** LOCAL_CACHE_TTL_MS: the per-process tier (local-link-cache.ts); 0 = off. */
+  localCacheTtlMs: number
+  localCacheMax: number
   cacheStaleMs: number
   fillLeaseMs: number
   fillWaitMs: number
@@ -226,6 +240,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheTtlMs: e.CACHE_TTL_S * 1000,
     cacheTtlJitter: e.CACHE_TTL_JITTER,
     negativeCacheTtlMs: e.NEGATIVE_CACHE_TTL_S * 1000,
+    localCacheTtlMs: e.LOCAL_CACHE_TTL_MS,
+    localCacheMax: e.LOCAL_CACHE_MAX,
     cacheStaleMs: e.CACHE_STALE_S * 1000,
     fillLeaseMs: e.FILL_LEASE_MS,
     fillWaitMs: e.FILL_WAIT_MS,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Bulkhead, BulkheadFullError, SingleFlight, TimeoutError, withTimeout } from '@faultline/resilience'
 import { OverloadedError, StorageUnavailableError } from './errors.ts'
 import type { CacheEntry, LinkCache } from './link-cache.ts'
+import type { LocalLinkCache } from './local-link-cache.ts'
 import type { ShortenerMetrics } from './metrics.ts'
 import type { MitigationState } from './mitigations.ts'
 import type { LinkRepository } from './repositories/links.ts'
@@ -23,6 +24,8 @@ export interface FillLease {
 
 export interface LinkResolverOptions {
   cache: LinkCache
+  /** The per-process tier in front of Redis (links only); absent = every lookup asks Redis. */
+  local?: LocalLinkCache
   repo: Pick<LinkRepository, 'findTarget'>
   mitigations: MitigationState
   metrics: ShortenerMetrics
@@ -51,7 +54,8 @@ export interface LinkResolverOptions {
 }
 
 /**
- * The redirect path's read: Redis first (cache-aside), then Postgres on a miss, then fill Redis.
+ * The redirect path's read: this process's memory (LocalLinkCache, links seen in the last
+ * second), then Redis (cache-aside), then Postgres on a miss, then fill Redis.
  * Each mitigation is read at the moment it matters, from the one MitigationState:
  * - singleFlight: concurrent misses on one code share one fill (and, with a FillLease, one
  *   instance fills while the others wait for the cache) — pm10's stampede becomes one read.
@@ -87,8 +91,13 @@ export class LinkResolver {
   }
 
   async resolve(code: string): Promise<Resolution> {
+    const { metrics, local } = this.#o
+    const copy = local?.get(code)
+    if (copy) {
+      metrics.cacheHits.inc({ kind: 'local' })
+      return { kind: 'link', url: copy.url, expiresAtMs: copy.expiresAtMs }
+    }
     const m = this.#o.mitigations.current
-    const { metrics } = this.#o
     let cached: CacheEntry | undefined
     try {
       cached = await this.#o.cache.get(code)
@@ -105,6 +114,7 @@ export class LinkResolver {
         }
       } else if (fresh) {
         metrics.cacheHits.inc({ kind: 'link' })
+        local?.set(code, cached, cached.staleAtMs)
         return { kind: 'link', url: cached.url, expiresAtMs: cached.expiresAtMs }
       } else if (m.staleWhileRevalidate) {
         metrics.cacheHits.inc({ kind: 'stale' })
@@ -115,7 +125,9 @@ export class LinkResolver {
     metrics.cacheMisses.inc()
     const leader = !this.#flights.has(code)
     if (!leader && m.singleFlight) metrics.fillsJoined.inc()
-    return this.#flights.do(code, () => this.#fill(code))
+    const filled = await this.#flights.do(code, () => this.#fill(code))
+    if (filled.kind === 'link') local?.set(code, filled)
+    return filled
   }
 
   /** One background fill per code per process, whatever singleFlight says (it only runs on stale hits). */

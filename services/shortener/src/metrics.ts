@@ -20,7 +20,7 @@ export function createShortenerMetrics(registry: Registry, sources: GaugeSources
     }),
     cacheHits: new Counter({
       name: 'shortener_cache_hits_total',
-      help: 'Redirect lookups answered by Redis: kind=link, missing (negative cache) or stale (served while revalidating).',
+      help: "Redirect lookups answered by a cache: kind=local (this process's memory), link, missing (negative cache) or stale (served while revalidating) from Redis.",
       labelNames: ['kind'] as const,
       registers,
     }),
@@ -110,7 +110,7 @@ export function createShortenerMetrics(registry: Registry, sources: GaugeSources
   // Every labelled series exists from the start at 0, so a checker's rate() or difference sees it
   // even when the first event happens mid-experiment.
   for (const status of ['301', '302', '404', '410', '503']) metrics.redirects.inc({ status }, 0)
-  for (const kind of ['link', 'missing', 'stale']) metrics.cacheHits.inc({ kind }, 0)
+  for (const kind of ['local', 'link', 'missing', 'stale']) metrics.cacheHits.inc({ kind }, 0)
   for (const op of ['get', 'set', 'delete']) metrics.cacheErrors.inc({ op }, 0)
   for (const kind of ['generated', 'alias']) metrics.linksCreated.inc({ kind }, 0)
   for (const reason of ['spool_full', 'spool_error', 'send_failed', 'shutdown'])

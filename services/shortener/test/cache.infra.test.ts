@@ -7,9 +7,12 @@ import { createLink, eventually, harness, type Instance } from './helpers.ts'
 
 const lookups = (i: Instance) => i.metric('shortener_db_lookups_total')
 
+/** The per-process tier off: every lookup asks Redis, which is what these tests are about. */
+const redisOnly = { LOCAL_CACHE_TTL_MS: '0' }
+
 test('cache-aside: the first redirect reads Postgres and fills Redis, the next ones hit', async (t) => {
   const h = await harness(t)
-  const i = await h.instance()
+  const i = await h.instance({ env: redisOnly })
   const { body } = await createLink(i.app, { url: 'https://example.com/hot' })
   const code = body.code as string
   assert.equal(await lookups(i), 0)
@@ -226,10 +229,49 @@ test('cold-path limit: past the bulkhead, misses are shed with a fast 503 instea
 
 test('a Redis outage turns into misses, not errors: redirects keep working from Postgres', async (t) => {
   const h = await harness(t)
-  const i = await h.instance({ env: { REDIS_URL: 'redis://127.0.0.1:1' }, waitForRedis: false })
+  const i = await h.instance({ env: { REDIS_URL: 'redis://127.0.0.1:1', ...redisOnly }, waitForRedis: false })
   const created = await createLink(i.app, { url: 'https://example.com/no-cache' })
   assert.equal(created.status, 201)
   for (let n = 0; n < 3; n++)
     assert.equal((await i.app.inject({ url: `/${created.body.code}` })).statusCode, 302)
   assert.ok((await i.metric('shortener_cache_errors_total')) >= 3)
+})
+
+test('the per-process tier: a link seen in the last LOCAL_CACHE_TTL_MS is served without Redis, then Redis is asked again', async (t) => {
+  const h = await harness(t)
+  const i = await h.instance({ env: { LOCAL_CACHE_TTL_MS: '400' } })
+  const code = (await createLink(i.app, { url: 'https://example.com/local' })).body.code as string
+  const redis = new Redis(h.infra.urls.redisUrl)
+  t.after(() => redis.disconnect())
+  const hits = async (kind: string) =>
+    (await i.shortener.metrics.cacheHits.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0
+
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302) // miss: Postgres, fills both tiers
+  // Redis loses the entry (a flush, an eviction): this process does not notice within the TTL.
+  await redis.del(i.shortener.keys.link(code))
+  for (let n = 0; n < 5; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal(await hits('local'), 5)
+  assert.equal(await lookups(i), 1)
+  // Past the TTL it asks Redis again: a miss there, so Postgres, which refills Redis.
+  await sleep(450)
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal(await lookups(i), 2)
+  assert.ok(await redis.exists(i.shortener.keys.link(code)), 'Redis refilled')
+  // Unknown codes are never kept in memory: each one asks Redis (negative marker), never 'local'.
+  for (let n = 0; n < 3; n++) assert.equal((await i.app.inject({ url: '/nope-local' })).statusCode, 404)
+  assert.equal(await hits('local'), 5)
+  assert.equal(await hits('missing'), 2)
+})
+
+test("the per-process tier keeps the link's expiry: an expired link answers 410 even from memory", async (t) => {
+  const h = await harness(t)
+  const i = await h.instance({ env: { LOCAL_CACHE_TTL_MS: '60000' } })
+  const expiresAt = new Date(Date.now() + 600).toISOString()
+  const created = await createLink(i.app, { url: 'https://example.com/soon', expiresAt })
+  assert.equal(created.status, 201, JSON.stringify(created.body))
+  const code = created.body.code as string
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+  await sleep(700)
+  assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 410)
 })

@@ -69,8 +69,8 @@ export class ClickRecorder {
   constructor(options: ClickRecorderOptions) {
     this.#options = options
     this.spool = options.spool ?? new ClickSpool(options.spoolMax)
-    this.#batchMax = options.batchMax ?? 500
-    this.#flushIntervalMs = options.flushIntervalMs ?? 50
+    this.#batchMax = options.batchMax ?? 5000
+    this.#flushIntervalMs = options.flushIntervalMs ?? 200
     this.#now = options.now ?? Date.now
   }
 
