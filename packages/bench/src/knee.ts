@@ -25,6 +25,7 @@ import { streamK6Csv } from './k6-csv.ts'
 import { runK6 } from './k6-run.ts'
 import { defaultKneeCriteria, findKnee, type KneeResult, kneeWindow } from './knee-detect.ts'
 import { machineInfo, machineLine } from './machine.ts'
+import { openModelVus } from './open-model.ts'
 import { linkLatest, markdownTable, ms, num, pct, resultsDir, textTable, writeJson } from './report.ts'
 import { Sampler } from './sampler.ts'
 import {
@@ -66,7 +67,9 @@ Ramp (bounded: refused if longer than --max-seconds):
   --step-seconds N           plateau length (default 6)
   --ramp-seconds N           ramp between plateaus (default 1)
   --max-seconds N            refuse a plan longer than this (default 120)
-  --vus N / --max-vus N      k6 pre-allocated / maximum VUs (default 100 / 600)
+  --vus N / --max-vus N      k6 pre-allocated / maximum VUs (default both: max-rate × p99
+                             objective, at least 8 — enough for every request to take the
+                             objective; a step that needs more is past the knee anyway)
 
 Judgement:
   --p99-ms N                 latency objective per plateau (default 10)
@@ -95,8 +98,8 @@ const { values } = parseArgs({
     'step-seconds': { type: 'string', default: '6' },
     'ramp-seconds': { type: 'string', default: '1' },
     'max-seconds': { type: 'string', default: '120' },
-    vus: { type: 'string', default: '100' },
-    'max-vus': { type: 'string', default: '600' },
+    vus: { type: 'string' },
+    'max-vus': { type: 'string' },
     'p99-ms': { type: 'string', default: String(defaultKneeCriteria.p99Ms) },
     'max-error-rate': { type: 'string', default: String(defaultKneeCriteria.maxErrorRate) },
     'abort-p99-ms': { type: 'string', default: '500' },
@@ -150,6 +153,11 @@ const criteria = {
   p99Ms: positive('p99-ms', values['p99-ms'], false),
   maxErrorRate: Number(values['max-error-rate']),
 }
+const sizedVus = openModelVus(plan.at(-1)?.targetRps ?? 0, criteria.p99Ms)
+const vus = values.vus === undefined ? sizedVus : positive('vus', values.vus)
+const maxVus =
+  values['max-vus'] === undefined ? Math.max(vus, sizedVus) : positive('max-vus', values['max-vus'])
+if (maxVus < vus) fail(`--max-vus (${maxVus}) must be at least --vus (${vus})`)
 const codeCount = positive('codes', values.codes)
 const pin = values.pin === 'split'
 
@@ -225,8 +233,8 @@ async function main(): Promise<void> {
         STEPS: String(plan.length),
         STEP_DURATION: `${holdSeconds}s`,
         RAMP_DURATION: `${rampSeconds}s`,
-        VUS: String(positive('vus', values.vus)),
-        MAX_VUS: String(positive('max-vus', values['max-vus'])),
+        VUS: String(vus),
+        MAX_VUS: String(maxVus),
         ABORT_P99_MS: String(positive('abort-p99-ms', values['abort-p99-ms'], false)),
       },
       csvPath,
@@ -268,7 +276,13 @@ async function main(): Promise<void> {
       connections: values['via-toxiproxy'] ? 'through Toxiproxy' : 'direct',
       plan: { steps: plan, holdSeconds, rampSeconds },
       criteria,
-      k6: { exitCode: run.exitCode, requests: aggregator.requests, dropped: aggregator.droppedTotal() },
+      k6: {
+        exitCode: run.exitCode,
+        requests: aggregator.requests,
+        dropped: aggregator.droppedTotal(),
+        vus,
+        maxVus,
+      },
       knee,
       attribution,
       otherCoresInKneeWindow: otherCores,

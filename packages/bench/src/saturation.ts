@@ -7,8 +7,13 @@
  *   redis-cpu       Redis's main thread, in cores (≥ 0.9: Redis executes commands on one thread);
  *   postgres-pool   requests waiting for a pg pool connection (> 0: the pool, or Postgres behind
  *                   it, is the limit);
- *   kafka-producer  growth of the click spool over 3 s (≥ 500 events), or any click dropped
- *                   because the spool was full: the producer no longer keeps up;
+ *   kafka-producer  the click spool holding more than one full batch (≥ 5 000 events, the
+ *                   default CLICK_BATCH_MAX), or any click dropped because the spool was full:
+ *                   a flusher that keeps up empties the spool every CLICK_FLUSH_INTERVAL_MS, so
+ *                   between flushes it holds rate × interval (≈ 1 100 at 5 500/s) — a sawtooth,
+ *                   not a backlog. Growth between two once-a-second samples cannot tell the two
+ *                   apart (it named the producer at 5 500/s while the spool never held a batch);
+ *                   a level above a whole batch can: the producer no longer keeps up;
  *   host-cpu        all cores of the machine busy (≥ 95%): on a 2-core machine shared by k6, the
  *                   service and the infrastructure, the machine itself can be the limit;
  *   load-generator  k6 dropped iterations (≥ 1/s): it could not start requests on time — every VU
@@ -169,7 +174,8 @@ export interface SaturationThresholds {
   serviceCpu: number
   redisCpu: number
   poolWaiting: number
-  spoolGrowth3s: number
+  /** Events in the spool that mean a backlog: one full batch (CLICK_BATCH_MAX's default). */
+  spoolBacklog: number
   hostCpu: number
   droppedPerSec: number
 }
@@ -179,7 +185,7 @@ export const defaultSaturationThresholds: SaturationThresholds = {
   redisCpu: 0.9,
   // "> 0": any waiter at all. Gauges are integers, so ≥ 0.5 means ≥ 1.
   poolWaiting: 0.5,
-  spoolGrowth3s: 500,
+  spoolBacklog: 5000,
   hostCpu: 0.95,
   droppedPerSec: 1,
 }
@@ -209,18 +215,16 @@ export function signalSpecs(t: SaturationThresholds = defaultSaturationThreshold
     },
     {
       id: 'kafka-producer',
-      component: 'Kafka producer (click spool growing)',
-      threshold: t.spoolGrowth3s,
-      unit: 'events/3s',
+      component: 'Kafka producer (click spool backlog)',
+      threshold: t.spoolBacklog,
+      unit: 'events',
       value: (s, i) => {
         const now = s[i] as ResourceSample
-        const then = s[i - 3]
-        const growth = now.spool !== null && then?.spool != null ? now.spool - then.spool : null
-        // Dropping because the spool is full is saturation by definition, whatever the growth.
+        // Dropping because the spool is full is saturation by definition, whatever the level.
         if (now.clicksDroppedPerSec !== null && now.clicksDroppedPerSec > 0) {
-          return Math.max(growth ?? 0, t.spoolGrowth3s)
+          return Math.max(now.spool ?? 0, t.spoolBacklog)
         }
-        return growth
+        return now.spool
       },
     },
     {

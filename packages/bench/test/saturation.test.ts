@@ -170,13 +170,24 @@ test('a crossing that ended before the window does not count', () => {
   assert.equal(a.signals.find((s) => s.id === 'service-cpu')?.crossedAtMs, null)
 })
 
-test('a growing click spool, or clicks dropped for a full spool, is the Kafka producer', () => {
-  const growing = series(25, (i) => ({ spool: i < 10 ? 200 : 200 + (i - 10) * 400, serviceCpu: 0.6 }))
+test('a click spool holding more than a batch, or dropping for a full spool, is the Kafka producer', () => {
+  const growing = series(25, (i) => ({ spool: i < 10 ? 200 : 200 + (i - 10) * 1000, serviceCpu: 0.6 }))
   const a = attributeSaturation(growing, window)
   assert.equal(a.saturated?.id, 'kafka-producer')
-  assert.equal(a.saturated?.crossedAtMs, at(12))
-  const dropping = series(25, (i) => ({ spool: 100_000, clicksDroppedPerSec: i >= 13 ? 500 : 0 }))
+  assert.equal(a.saturated?.crossedAtMs, at(15))
+  // A spool bounded below one batch (CLICK_SPOOL_MAX 1 000) that fills and drops: saturated all the same.
+  const dropping = series(25, (i) => ({
+    spool: i >= 13 ? 1000 : 200,
+    clicksDroppedPerSec: i >= 13 ? 500 : 0,
+  }))
   assert.equal(attributeSaturation(dropping, window).saturated?.crossedAtMs, at(13))
+})
+
+test("the spool's sawtooth between flushes is not a backlog, however it is sampled", () => {
+  // Sampled once a second, a spool flushed five times a second reads anywhere between 0 and
+  // rate × 200 ms: two samples 3 s apart can differ by more than a thousand events.
+  const sawtooth = series(25, (i) => ({ spool: [80, 1102, 300, 950, 40][i % 5] as number, serviceCpu: 0.4 }))
+  assert.equal(attributeSaturation(sawtooth, window).saturated, null)
 })
 
 test('dropped k6 iterations name the load generator, but after the service in the same second', () => {
