@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { randomId, testInfra } from '@faultline/testkit'
 import { Redis } from 'ioredis'
 import {
@@ -16,6 +17,7 @@ import {
   pgPoolPlugin,
   pgReadinessCheck,
   redisPlugin,
+  withPgClient,
 } from '../src/clients.ts'
 import { createMetrics } from '../src/metrics.ts'
 import { createService } from '../src/service.ts'
@@ -57,6 +59,27 @@ test('the pg pool gauges reflect a checked-out client and a waiting request', as
   text = (await app.inject('/metrics')).body
   assert.equal(sample(text, 'pg_pool_clients_idle', 'primary'), 1)
   assert.equal(sample(text, 'pg_pool_requests_waiting', 'primary'), 0)
+})
+
+test('withPgClient: a connection the server ends between two statements is an error to the caller, not a crash', async (t) => {
+  const infra = await testInfra(t, { need: ['postgres'] })
+  const pool = createPgPool(infra.urls.databaseUrl, { max: 2, applicationName: 'kit-test' })
+  infra.defer(() => pool.end())
+
+  const failure = withPgClient(pool, async (client) => {
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
+    // Bounded so that a regression fails the test instead of hanging it: without the listener the
+    // 'error' throws out of pg's socket handler and 'end' never comes.
+    const ended = Promise.race([new Promise((resolve) => client.once('end', resolve)), sleep(10_000)])
+    // The server ends this connection while it is checked out and idle: pg gets FATAL 57P01 with
+    // no query to hand it to and emits 'error' on the client. Unheard, that exits the process.
+    await pool.query('select pg_terminate_backend($1)', [rows[0]?.pid])
+    await ended
+    await client.query('select 1')
+  })
+  await assert.rejects(failure, /terminat|not queryable|Connection/i)
+  assert.equal(pool.totalCount, 1, 'the broken client was destroyed, not put back')
+  assert.equal(await withPgClient(pool, async (c) => (await c.query('select 2 as n')).rows[0]?.n), 2)
 })
 
 test('the Kafka producer is one instance per brokers and client id', async (t) => {

@@ -107,9 +107,16 @@ interface Session {
 async function openSession(opts: MigrateOptions): Promise<Session> {
   if (opts.pool) {
     const client = await opts.pool.connect()
+    // A checked-out client's 'error' (the server ended the connection between two statements)
+    // has no listener in the pool and would exit the process; the next statement fails with it
+    // instead. (Services use @faultline/kit's withPgClient for this; this package depends on pg
+    // alone.)
+    const ignore = () => {}
+    client.on('error', ignore)
     return {
       client,
       async release() {
+        client.off('error', ignore)
         // Destroyed rather than returned: the session's search_path must not leak into the pool.
         client.release(true)
       },

@@ -56,6 +56,39 @@ export function createPgPool(url: string, options: PgPoolOptions = {}): Pool {
   return pool
 }
 
+/**
+ * Runs `fn` with a client checked out of `pool` (for a transaction: several statements on one
+ * connection), and gives it back — destroyed, not reused, when `fn` threw or the connection
+ * failed meanwhile.
+ *
+ * Why not `pool.connect()` by hand: while a client is checked out the pool no longer listens to
+ * its 'error' event, and pg emits one when the server ends the connection between two
+ * statements (Postgres stopped or restarted: `FATAL 57P01 terminating connection due to
+ * administrator command`, `pg_terminate_backend`). With no listener, that event crashes the
+ * process — it took the click worker down in pm04 when the lab stopped Postgres. Here it is
+ * recorded instead; the next statement fails with it, `fn` throws, and the caller retries.
+ */
+export async function withPgClient<T>(
+  pool: Pick<Pool, 'connect'>,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect()
+  let failed: Error | undefined
+  const onError = (err: Error) => {
+    failed ??= err
+  }
+  client.on('error', onError)
+  try {
+    return await fn(client)
+  } catch (err) {
+    failed ??= err instanceof Error ? err : new Error(String(err))
+    throw err
+  } finally {
+    client.off('error', onError)
+    client.release(failed)
+  }
+}
+
 /** Ready when the pool can run `select 1`. */
 export function pgReadinessCheck(pool: Pool): ReadinessCheck {
   return async () => {

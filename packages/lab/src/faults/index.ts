@@ -367,6 +367,14 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
     async run(ctx) {
       const query = typeof statement === 'string' ? statement : statement(ctx)
       const client: PoolClient = await ctx.pg.connect()
+      // Held open across faults (a Postgres stop ends it): the pool no longer hears a checked-out
+      // client's 'error', which would exit the lab; the next statement fails with it instead.
+      const ignore = () => {}
+      client.on('error', ignore)
+      const giveBack = () => {
+        client.off('error', ignore)
+        client.release()
+      }
       const pidRow = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       const backendPid = pidRow.rows[0]?.pid
       const cancel = () => {
@@ -389,7 +397,7 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
               await client.query(options.commit ? 'COMMIT' : 'ROLLBACK')
             } finally {
               ctx.signal.removeEventListener('abort', cancel)
-              client.release()
+              giveBack()
             }
             return options.commit ? 'committed' : 'rolled back'
           },
@@ -400,7 +408,7 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
       } finally {
         if (release) {
           ctx.signal.removeEventListener('abort', cancel)
-          client.release()
+          giveBack()
         }
       }
     },

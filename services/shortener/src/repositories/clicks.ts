@@ -1,3 +1,4 @@
+import { withPgClient } from '@faultline/kit/clients'
 import type pg from 'pg'
 import { type ClickBatch, planCounts } from '../clicks/batch.ts'
 
@@ -53,9 +54,8 @@ export class ClickRepository {
     const received = batches.reduce((n, b) => n + b.codes.length, 0)
     if (received === 0) return { received: 0, counted: 0, duplicates: 0 }
     const producers = [...new Set(batches.map((b) => b.producer))].sort()
-    const client = await this.#pool.connect()
-    let failed: Error | undefined
-    try {
+    // A failure anywhere destroys the connection (withPgClient), which aborts the transaction.
+    return withPgClient(this.#pool, async (client) => {
       await client.query('BEGIN')
       const { rows } = await client.query<{ producer: string; applied_seq: string }>(lockWatermarksSql, [
         producers,
@@ -70,14 +70,7 @@ export class ClickRepository {
       ])
       await client.query('COMMIT')
       return { received, counted: plan.counted, duplicates: plan.duplicates }
-    } catch (err) {
-      failed = err instanceof Error ? err : new Error(String(err))
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      // A client whose transaction failed may be broken (connection lost): do not reuse it.
-      client.release(failed)
-    }
+    })
   }
 
   /**
