@@ -176,7 +176,7 @@ test('fill timeout: a fill past FILL_TIMEOUT_MS answers 503 and its late row is 
   assert.equal(await lookups(i), 2)
 })
 
-test('stale-while-revalidate: past its soft TTL an entry is served at once and refreshed in the background', async (t) => {
+test('stale-while-revalidate: past its soft TTL an entry is served at once and refreshed in the background (on), waits for Postgres (off)', async (t) => {
   const h = await harness(t, {
     env: { CACHE_TTL_S: '1', CACHE_STALE_S: '600', MITIGATION_TTL_JITTER: 'false' },
   })
@@ -195,6 +195,28 @@ test('stale-while-revalidate: past its soft TTL an entry is served at once and r
   }
   await eventually('one background refresh', async () => (await lookups(i)) === 2)
   assert.equal(await i.metric('shortener_cache_hits_total'), 10)
+
+  // Off: the same stale entry is a miss, and the redirect waits for Postgres.
+  i.shortener.mitigations.update({ staleWhileRevalidate: false })
+  await sleep(1100) // the refreshed entry is past its soft TTL again
+  const relock = await lockLinks(h.db, h.schema)
+  let settled = false
+  const pending = i.app.inject({ url: `/${code}` }).finally(() => {
+    settled = true
+  })
+  try {
+    await eventually(
+      'the stale entry missed',
+      async () => (await i.metric('shortener_cache_misses_total')) === 2,
+    )
+    await sleep(100)
+    // It cannot finish while links is locked, however fast the machine: it is waiting on the read.
+    assert.equal(settled, false, 'a stale entry is not served with staleWhileRevalidate off')
+  } finally {
+    await relock()
+  }
+  assert.equal((await pending).statusCode, 302)
+  assert.equal(await lookups(i), 3)
 })
 
 test('cold-path limit: past the bulkhead, misses are shed with a fast 503 instead of queueing', async (t) => {
