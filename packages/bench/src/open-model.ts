@@ -3,14 +3,22 @@
  * and when its latency counts as meeting the target.
  */
 
-/** What these rules read of a k6 run. */
-export interface RunResult {
-  /** Iterations k6 could not start (dropped_iterations of the measured scenario). */
-  dropped: number
-  p99Ms: number | null
+/** What one measured run gives, whichever generator made it (k6's summary, vegeta's report). */
+export interface RunStats {
+  requests: number
   /** Share of failed requests. */
   failedRate: number
+  /** Requests the schedule offered but the generator could not start on time (k6: dropped_iterations). */
+  dropped: number
+  p50Ms: number | null
+  p90Ms: number | null
+  p99Ms: number | null
+  p999Ms: number | null
+  maxMs: number | null
 }
+
+/** What these rules read of a run. */
+export type RunResult = Pick<RunStats, 'dropped' | 'p99Ms' | 'failedRate'>
 
 /**
  * VUs for the open-model run: rate × the p99 target (Little's law), at least 8, pre-allocated.

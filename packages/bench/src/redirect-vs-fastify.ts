@@ -12,7 +12,10 @@
  *      is the price of the redirect's features over the framework itself (target ≥ 0.6);
  *   2. the shortener's latency at half its maximum (open model, constant arrival rate): the
  *      p99 target is ≤ 10 ms. The hello-world runs at the same rate first: its p99 is the floor
- *      of the generator and the machine at that rate, measured in the same run.
+ *      of the generator and the machine at that rate, measured in the same run. This is measured
+ *      with k6 and again with vegeta (--generators): k6's open model costs more than a core at
+ *      the rates a 2-core machine serves, so there its floor is above the target and it measures
+ *      itself; vegeta offers the same rate on about half a core. Both are reported.
  *
  *   node packages/bench/src/redirect-vs-fastify.ts
  *   node packages/bench/src/redirect-vs-fastify.ts --vus 64 --duration 20 --rounds 3 --pin split
@@ -23,13 +26,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { repoRoot } from '@faultline/infra'
-import { stopAll, stopChildrenOnSignal } from './children.ts'
+import { type Child, stopAll, stopChildrenOnSignal } from './children.ts'
 import { failWith, positiveFlag } from './cli-args.ts'
 import { createCodes, warmCodes } from './codes.ts'
 import { cpuMicrosPerRequest, formatCpuCost } from './cpu-cost.ts'
-import { type K6Summary, runK6 } from './k6-run.ts'
+import { type K6Summary, k6Version, runK6 } from './k6-run.ts'
 import { machineInfo, machineLine } from './machine.ts'
-import { droppedShare, meetsLatencyTarget, openModelVus } from './open-model.ts'
+import { droppedShare, meetsLatencyTarget, openModelVus, type RunStats } from './open-model.ts'
 import { linkLatest, markdownTable, ms, num, pct, resultsDir, textTable, writeJson } from './report.ts'
 import { Sampler } from './sampler.ts'
 import {
@@ -40,23 +43,26 @@ import {
   type RawSample,
 } from './saturation.ts'
 import { defaultPorts, type RunningTarget, startTarget } from './targets.ts'
+import { runVegeta, vegetaVersion } from './vegeta-run.ts'
 
 const usage = `Usage: node packages/bench/src/redirect-vs-fastify.ts [options]
 
 Measures the shortener's redirect (cache hit, click recorded) against a bare Fastify hello-world
 with the same k6 script and settings, prints req/s of each, the ratio (target ≥ 0.6) and p50/p99,
 then the shortener's p99 at half its maximum (target ≤ 10 ms) next to the hello-world's at the
-same rate (the generator's floor on this machine).
+same rate (the generator's floor on this machine), with k6 and with vegeta (a lighter open-model
+generator, built on first use from the Go module proxy).
 
   --vus N            closed-model virtual users for the maximum runs (default 32)
   --duration N       seconds measured per run (default 15)
   --warmup N         seconds of load before each measured run, not counted (default 3)
   --rounds N         hello/shortener pairs, alternating order (default 2)
   --codes N          cached codes the redirect runs cycle through (default 100)
-  --pin none|split   split: k6 on CPU 0, both servers on CPU 1 (default none)
+  --pin none|split   split: the load generator on CPU 0, both servers on CPU 1 (default none)
   --log-level L      the shortener's LOG_LEVEL (default warn: no per-request log lines)
   --via-toxiproxy    connect the shortener through Toxiproxy (default: direct ports)
   --p99-ms N         latency target at half the max (default 10)
+  --generators LIST  generators for the half-max runs, comma-separated: k6, vegeta (default both)
   --target-ratio F   throughput ratio target (default 0.6)
   --out DIR          results root (default <repo>/results)
   -h, --help`
@@ -72,6 +78,7 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     'via-toxiproxy': { type: 'boolean', default: false },
     'p99-ms': { type: 'string', default: '10' },
+    generators: { type: 'string', default: 'k6,vegeta' },
     'target-ratio': { type: 'string', default: '0.6' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -97,7 +104,13 @@ const p99TargetMs = positive('p99-ms', values['p99-ms'], false)
 const targetRatio = positive('target-ratio', values['target-ratio'], false)
 if (values.pin !== 'none' && values.pin !== 'split') fail(`--pin must be none or split, got ${values.pin}`)
 const pin = values.pin === 'split'
-if ((durationS + warmupS) * (2 * rounds + 2) > 600)
+type Generator = 'k6' | 'vegeta'
+const halfMaxGenerators = [...new Set((values.generators ?? '').split(',').map((g) => g.trim()))].filter(
+  (g) => g !== '',
+) as Generator[]
+if (halfMaxGenerators.length === 0 || halfMaxGenerators.some((g) => g !== 'k6' && g !== 'vegeta'))
+  fail(`--generators must list k6 and/or vegeta, got ${values.generators}`)
+if ((durationS + warmupS) * (2 * rounds + 2 * halfMaxGenerators.length) > 600)
   fail('the runs would take more than 10 minutes; shorten them')
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -106,25 +119,18 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 const otherCoresLimit = 0.15
 const script = join(repoRoot, 'loadtests', 'shortener', 'throughput.js')
 
-interface RunResult {
+interface RunResult extends RunStats {
   name: 'hello' | 'shortener'
   scenario: 'max' | 'rate'
+  generator: Generator
   round: number
   rps: number
-  requests: number
-  failedRate: number
-  dropped: number
-  p50Ms: number | null
-  p90Ms: number | null
-  p99Ms: number | null
-  p999Ms: number | null
-  maxMs: number | null
   exitCode: number | null
-  /** Means over the measured part: server event-loop thread, server process, k6, machine. */
+  /** Means over the measured part: server event-loop thread, server process, load generator, machine. */
   cpu: {
     serverMainThread: number | null
     serverProcess: number | null
-    k6: number | null
+    generator: number | null
     machine: number | null
   }
   /** Mean cores per process group over the measured part (see proc.ts cpuGroup). */
@@ -143,7 +149,7 @@ interface RunResult {
   }
 }
 
-function measureStats(summary: K6Summary | undefined) {
+function measureStats(summary: K6Summary | undefined): RunStats {
   const measure = summary?.scenarios.measure
   const d = measure?.durationMs ?? {}
   const dropped = summary?.metrics['dropped_iterations{scenario:measure}']?.values.count ?? 0
@@ -157,6 +163,18 @@ function measureStats(summary: K6Summary | undefined) {
     p999Ms: d.p999 ?? null,
     maxMs: d.max ?? null,
   }
+}
+
+/** What a run that produced no statistics counts as: everything failed. */
+const failedStats: RunStats = {
+  requests: 0,
+  failedRate: 1,
+  dropped: 0,
+  p50Ms: null,
+  p90Ms: null,
+  p99Ms: null,
+  p999Ms: null,
+  maxMs: null,
 }
 
 function counterDelta(
@@ -212,33 +230,52 @@ async function main(): Promise<void> {
       shortener: { baseUrl: shortener.baseUrl, env: { TARGET_PATH: '/{code}', CODES_FILE: codesFile } },
     }
     const runs: RunResult[] = []
+    const vegetaUrls = {
+      hello: [`${hello.baseUrl}/`],
+      shortener: codes.map((code) => `${shortener?.baseUrl}/${code}`),
+    }
     const runOne = async (
       name: 'hello' | 'shortener',
       scenario: 'max' | 'rate',
       round: number,
       extra: Record<string, string>,
+      generator: Generator = 'k6',
     ): Promise<RunResult> => {
-      const label = `${name}-${scenario}-${round}`
+      const label = `${name}-${scenario}-${round}${generator === 'k6' ? '' : `-${generator}`}`
       // Start every run from a quiet system: the previous run's clicks may still be flowing
       // through Kafka, the worker and Postgres, and that CPU would be taken from this run.
       const settled = await sampler.settle(settleGroups, 0.3, 60_000)
-      const result = await runK6({
-        script,
-        env: {
-          BASE_URL: targets[name].baseUrl,
-          ...targets[name].env,
-          SCENARIO: scenario,
-          DURATION: `${durationS}s`,
-          WARMUP: `${warmupS}s`,
-          ...extra,
-        },
-        summaryPath: join(dir, `k6-${label}.json`),
-        logFile: join(dir, `k6-${label}.log`),
-        ...(pin ? { cpus: '0' } : {}),
-        timeoutMs: (durationS + warmupS + 60) * 1000,
-        onStart: (child) => sampler.watch('k6', child.pid),
-      })
-      const stats = measureStats(result.summary)
+      const onStart = (child: Child) => sampler.watch(generator, child.pid)
+      const result =
+        generator === 'vegeta'
+          ? await runVegeta({
+              urls: vegetaUrls[name],
+              rate: Number(extra.RATE),
+              workers: Number(extra.VUS),
+              durationS,
+              warmupS,
+              dir,
+              label,
+              ...(pin ? { cpus: '0' } : {}),
+              onStart,
+            })
+          : await runK6({
+              script,
+              env: {
+                BASE_URL: targets[name].baseUrl,
+                ...targets[name].env,
+                SCENARIO: scenario,
+                DURATION: `${durationS}s`,
+                WARMUP: `${warmupS}s`,
+                ...extra,
+              },
+              summaryPath: join(dir, `k6-${label}.json`),
+              logFile: join(dir, `k6-${label}.log`),
+              ...(pin ? { cpus: '0' } : {}),
+              timeoutMs: (durationS + warmupS + 60) * 1000,
+              onStart,
+            })
+      const stats = 'summary' in result ? measureStats(result.summary) : (result.stats ?? failedStats)
       // The measured part: after k6's start-up and the warm-up, before its wind-down.
       const fromMs = result.startedAtMs + (warmupS + 1) * 1000
       const toMs = Math.max(fromMs, result.endedAtMs - 1000)
@@ -256,6 +293,7 @@ async function main(): Promise<void> {
       const run: RunResult = {
         name,
         scenario,
+        generator,
         round,
         rps: stats.requests / durationS,
         ...stats,
@@ -263,7 +301,7 @@ async function main(): Promise<void> {
         cpu: {
           serverMainThread: cpuOf(`${server}-main`),
           serverProcess: cpuOf(server),
-          k6: cpuOf('k6'),
+          generator: cpuOf(generator),
           machine: means.hostCpu ?? null,
         },
         cpuByGroup: meanCpuByGroup(derived, { startMs: fromMs, endMs: toMs }),
@@ -282,13 +320,14 @@ async function main(): Promise<void> {
           : {}),
       }
       run.contaminated = (run.cpuByGroup.other ?? 0) >= otherCoresLimit
-      if (result.exitCode !== 0 && result.exitCode !== 99) {
+      // k6 exits 99 when a threshold failed: a result, not an error.
+      if (result.exitCode !== 0 && !(generator === 'k6' && result.exitCode === 99)) {
         throw new Error(
-          `k6 exited with code ${result.exitCode} on ${label}; see ${join(dir, `k6-${label}.log`)}`,
+          `${generator} exited with code ${result.exitCode} on ${label}; see ${join(dir, `${generator}-${label}.log`)}`,
         )
       }
       log(
-        `bench: ${label.padEnd(18)} ${num(run.rps).padStart(6)} req/s  p50 ${ms(run.p50Ms)}  p99 ${ms(run.p99Ms)}  errors ${pct(run.failedRate, 2)}  server loop ${num(run.cpu.serverMainThread, 2)} cores  k6 ${num(run.cpu.k6, 2)}  machine ${pct(run.cpu.machine, 0)}` +
+        `bench: ${label.padEnd(18)} ${num(run.rps).padStart(6)} req/s  p50 ${ms(run.p50Ms)}  p99 ${ms(run.p99Ms)}  errors ${pct(run.failedRate, 2)}  server loop ${num(run.cpu.serverMainThread, 2)} cores  ${generator} ${num(run.cpu.generator, 2)}  machine ${pct(run.cpu.machine, 0)}` +
           (run.contaminated
             ? `  — other processes used ${num(run.cpuByGroup.other, 2)} cores: numbers are low`
             : ''),
@@ -340,16 +379,30 @@ async function main(): Promise<void> {
     const halfRate = Math.max(1, Math.round(shortenerRps / 2))
     const rateVus = openModelVus(halfRate, p99TargetMs)
     const atRate = { RATE: String(halfRate), VUS: String(rateVus), MAX_VUS: String(rateVus) }
-    const floor = await runOne('hello', 'rate', 1, atRate)
-    const half = await runOne('shortener', 'rate', 1, atRate)
+    /** Per generator: the hello-world at half the shortener's max (the floor), then the shortener. */
+    const halfMax: { generator: Generator; floor: RunResult; half: RunResult }[] = []
+    for (const generator of halfMaxGenerators) {
+      const floor = await runOne('hello', 'rate', 1, atRate, generator)
+      const half = await runOne('shortener', 'rate', 1, atRate, generator)
+      halfMax.push({ generator, floor, half })
+    }
     await sampler.stop()
 
     const ratioMet = ratio >= targetRatio
     const workerExit = shortener.worker?.exitCode()
     const interruptions = infraInterruptions(deriveSamples(sampler.samples))
     const contaminated = runs.filter((r) => r.contaminated)
-    const p99Met = meetsLatencyTarget(half, halfRate, durationS, p99TargetMs)
-    const floorMet = meetsLatencyTarget(floor, halfRate, durationS, p99TargetMs)
+    const latency = halfMax.map(({ generator, floor, half }) => ({
+      generator,
+      half,
+      floor,
+      p99Met: meetsLatencyTarget(half, halfRate, durationS, p99TargetMs),
+      floorMet: meetsLatencyTarget(floor, halfRate, durationS, p99TargetMs),
+    }))
+    const generatorVersions = {
+      k6: await k6Version(),
+      ...(halfMaxGenerators.includes('vegeta') ? { vegeta: vegetaVersion() } : {}),
+    }
     const report = {
       schema: 'faultline.redirect-bench/1',
       command: `node packages/bench/src/redirect-vs-fastify.ts ${process.argv.slice(2).join(' ')}`.trim(),
@@ -360,10 +413,12 @@ async function main(): Promise<void> {
         warmupS,
         rounds,
         codes: codeCount,
-        pinning: pin ? 'k6 on CPU 0, servers on CPU 1 (taskset)' : 'none',
+        pinning: pin ? 'load generator on CPU 0, servers on CPU 1 (taskset)' : 'none',
         shortenerLogLevel: values['log-level'],
         connections: values['via-toxiproxy'] ? 'through Toxiproxy' : 'direct',
         k6: 'loadtests/shortener/throughput.js, SCENARIO=max (constant-vus) and SCENARIO=rate (constant-arrival-rate), GOGC=400',
+        halfMaxGenerators,
+        generatorVersions,
       },
       results: {
         contaminatedRuns: contaminated.length,
@@ -376,24 +431,26 @@ async function main(): Promise<void> {
         ratioMet,
         cpuNormalized,
         cpuPerRequestMicros: cpuPerRequest,
-        halfMax: {
-          rate: halfRate,
-          vus: rateVus,
-          p50Ms: half.p50Ms,
-          p99Ms: half.p99Ms,
-          failedRate: half.failedRate,
-          dropped: half.dropped,
-          droppedShare: droppedShare(half, halfRate, durationS),
-        },
-        generatorFloor: {
-          p50Ms: floor.p50Ms,
-          p99Ms: floor.p99Ms,
-          dropped: floor.dropped,
-          droppedShare: droppedShare(floor, halfRate, durationS),
-          met: floorMet,
-        },
+        halfMaxRate: halfRate,
+        halfMaxWorkers: rateVus,
         p99TargetMs,
-        p99Met,
+        /** Per generator: the shortener at half its max, and the hello-world at that rate (the floor). */
+        halfMax: latency.map((l) => ({
+          generator: l.generator,
+          p50Ms: l.half.p50Ms,
+          p99Ms: l.half.p99Ms,
+          failedRate: l.half.failedRate,
+          dropped: l.half.dropped,
+          droppedShare: droppedShare(l.half, halfRate, durationS),
+          p99Met: l.p99Met,
+          floor: {
+            p50Ms: l.floor.p50Ms,
+            p99Ms: l.floor.p99Ms,
+            dropped: l.floor.dropped,
+            droppedShare: droppedShare(l.floor, halfRate, durationS),
+            met: l.floorMet,
+          },
+        })),
       },
       runs,
     }
@@ -409,7 +466,7 @@ async function main(): Promise<void> {
       'server loop',
       'server proc',
       'worker',
-      'k6',
+      'generator',
       'postgres',
       'kafka',
       'redis',
@@ -420,7 +477,7 @@ async function main(): Promise<void> {
       'clicks published',
     ]
     const rows = runs.map((r) => [
-      `${r.name} ${r.scenario === 'max' ? `max #${r.round}` : `at ${halfRate}/s`}`,
+      `${r.name} ${r.scenario === 'max' ? `max #${r.round}` : `at ${halfRate}/s`} (${r.generator})`,
       num(r.rps),
       r.scenario === 'rate' ? pct(droppedShare(r, halfRate, durationS), 1) : '-',
       ms(r.p50Ms),
@@ -430,7 +487,7 @@ async function main(): Promise<void> {
       num(r.cpu.serverMainThread, 2),
       num(r.cpu.serverProcess, 2),
       num(r.cpuByGroup.worker, 2),
-      num(r.cpuByGroup.k6, 2),
+      num(r.cpu.generator, 2),
       num(r.cpuByGroup.postgres, 2),
       num(r.cpuByGroup.kafka, 2),
       num(r.cpuByGroup.redis, 2),
@@ -445,8 +502,10 @@ async function main(): Promise<void> {
       `Ratio: ${ratio.toFixed(2)}× (target ≥ ${targetRatio}×) — ${ratioMet ? 'MET' : 'NOT MET'}`,
       `Per core of event loop: hello ${num(cpuNormalized.helloRpsPerLoopCore)} req/s, shortener ${num(cpuNormalized.shortenerRpsPerLoopCore)} req/s — ${cpuNormalized.ratio.toFixed(2)}× (the redirect's CPU cost relative to Fastify's, whoever capped the runs)`,
       `Machine CPU per request (µs, max runs): hello ${formatCpuCost(cpuPerRequest.hello)}; shortener ${formatCpuCost(cpuPerRequest.shortener)}`,
-      `p99 at half the max (${halfRate}/s offered, ${rateVus} VUs): ${ms(half.p99Ms)} (p50 ${ms(half.p50Ms)}, errors ${pct(half.failedRate, 2)}, not started by k6 ${pct(droppedShare(half, halfRate, durationS), 1)}; target ≤ ${p99TargetMs} ms with ≤ 1% errors and ≤ 1% not started) — ${p99Met ? 'MET' : 'NOT MET'}`,
-      `Generator floor at the same rate (hello-world): p99 ${ms(floor.p99Ms)} (p50 ${ms(floor.p50Ms)}, not started by k6 ${pct(droppedShare(floor, halfRate, durationS), 1)})${floorMet ? '' : ` — the generator and this machine cannot offer ${halfRate}/s within the target even to a hello-world, so the shortener's figure is bounded by them`}`,
+      ...latency.flatMap((l) => [
+        `p99 at half the max with ${l.generator} (${halfRate}/s offered, ${rateVus} ${l.generator === 'k6' ? 'VUs' : 'workers'}): ${ms(l.half.p99Ms)} (p50 ${ms(l.half.p50Ms)}, errors ${pct(l.half.failedRate, 2)}, not sent on time ${pct(droppedShare(l.half, halfRate, durationS), 1)}; target ≤ ${p99TargetMs} ms with ≤ 1% errors and ≤ 1% not sent) — ${l.p99Met ? 'MET' : 'NOT MET'}`,
+        `${l.generator}'s floor at the same rate (hello-world): p99 ${ms(l.floor.p99Ms)} (p50 ${ms(l.floor.p50Ms)}, not sent on time ${pct(droppedShare(l.floor, halfRate, durationS), 1)})${l.floorMet ? '' : ` — ${l.generator} and this machine cannot offer ${halfRate}/s within the target even to a hello-world, so the shortener's figure with it is bounded by them`}`,
+      ]),
       ...(contaminated.length > 0
         ? [
             `Warning: processes outside the benchmark used ≥ ${otherCoresLimit} cores during ${contaminated.length} run(s) (${contaminated.map((r) => `${r.name}-${r.scenario}-${r.round}`).join(', ')}): rerun on a quiet machine`,
@@ -470,13 +529,13 @@ ${verdict.map((v) => `- ${v}`).join('\n')}
 - Command: \`${report.command}\`
 - Date: ${machine.date}
 - Machine: ${machineLine(machine)}
-- Load: k6 \`loadtests/shortener/throughput.js\`; maximum = closed model, ${vus} VUs for ${durationS} s after a ${warmupS} s warm-up, ${rounds} alternating round(s) per server, mean reported; half max = constant arrival rate ${halfRate}/s for ${durationS} s with ${rateVus} VUs (rate × p99 target, see \`openModelVus\`), hello-world first as the generator's floor.
-- Pinning: ${report.settings.pinning}. k6, both servers, Redis, Kafka and Postgres share the ${machine.cores} cores.
+- Load: k6 \`loadtests/shortener/throughput.js\`; maximum = closed model, ${vus} VUs for ${durationS} s after a ${warmupS} s warm-up, ${rounds} alternating round(s) per server, mean reported; half max = constant arrival rate ${halfRate}/s for ${durationS} s after a ${warmupS} s warm-up with ${rateVus} VUs or workers (rate × p99 target, see \`openModelVus\`), hello-world first as the generator's floor, with ${halfMaxGenerators.join(' and ')} (${Object.values(generatorVersions).join('; ')}); vegeta does not follow redirects and counts 3xx as success, like the k6 script.
+- Pinning: ${report.settings.pinning}. The load generator, both servers, Redis, Kafka and Postgres share the ${machine.cores} cores.
 - Shortener: LOG_LEVEL=${values['log-level']}, ${report.settings.connections} connections to Redis/Postgres/Kafka, click worker running; redirects cycle over ${codeCount} warmed codes.
 
 ${markdownTable(headers, rows)}
 
-CPU columns are mean cores over the measured part: "server loop" is the server's main (event-loop) thread, "server proc" the whole server process, "postgres" every Postgres process (primary, replica, the worker's upserts land there), "kafka" the broker's JVM, "other" every process not part of this run (another test on the machine shows up there); "machine" is the share of all cores busy. Each run waited for the previous run's clicks to drain first (see bench.json \`settled\`).
+CPU columns are mean cores over the measured part: "generator" is the load generator named in the run column, "server loop" is the server's main (event-loop) thread, "server proc" the whole server process, "postgres" every Postgres process (primary, replica, the worker's upserts land there), "kafka" the broker's JVM, "other" every process not part of this run (another test on the machine shows up there); "machine" is the share of all cores busy. Each run waited for the previous run's clicks to drain first (see bench.json \`settled\`).
 `
     writeFileSync(join(dir, 'bench.md'), md)
     linkLatest(dir)
