@@ -83,8 +83,4 @@ export class LocalLinkCache {
     }
     this.#entries.set(code, { url: link.url, expiresAtMs: link.expiresAtMs, untilMs })
   }
-
-  clear(): void {
-    this.#entries.clear()
-  }
 }

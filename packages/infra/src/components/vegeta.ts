@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { InfraContext } from '../component.ts'
-import { type GoBinary, goBinaryPath, goInstall } from '../go.ts'
+import { type GoBinary, goInstall } from '../go.ts'
 import { defaultContext } from '../paths.ts'
 
 /**
@@ -21,12 +21,7 @@ export const vegetaBinary: GoBinary = {
   target: 'vegeta',
 }
 
-/** Where the vegeta binary lives (`<cacheDir>/bin/vegeta`), installed or not. */
-export function vegetaPath(ctx: InfraContext = defaultContext()): string {
-  return goBinaryPath(ctx, vegetaBinary)
-}
-
-/** Build vegeta if it is missing and return its path. */
+/** Build vegeta into `<cacheDir>/bin/vegeta` if it is missing, and return its path. */
 export function ensureVegeta(ctx: InfraContext = defaultContext()): Promise<string> {
   return goInstall(ctx, 'vegeta', vegetaBinary, join(ctx.stateDir, 'vegeta', 'vegeta-build.log'))
 }
