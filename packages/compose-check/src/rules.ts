@@ -1,208 +1,46 @@
 /**
- * Faultline's own rules for docker-compose.yml, beyond what the Compose schema can say:
+ * Faultline's own rules for the compose project, beyond what the Compose schema can say:
  * health and memory limits everywhere, start order by health, the shared port table, the
- * Toxiproxy routing, and the few settings an experiment depends on (a queue Redis that never
- * evicts, a Kafka that advertises the proxy). Every check returns readable problems instead
- * of throwing, so one run lists everything that is wrong.
+ * Toxiproxy routing, the settings an experiment depends on, and what a desk review of the
+ * files against the images found (addresses a service hands out, images that never rebuild,
+ * line endings, state kept in a container). Every check returns readable problems instead of
+ * throwing, so one run lists everything that is wrong. Each check runs on the merged project:
+ * the root file with every included file.
  */
 import { createRequire } from 'node:module'
-import { credentials, ports, proxies, serviceEnv } from '@faultline/infra'
+import { ports, proxies, systemPorts } from '@faultline/infra'
 import { checkDockerfile } from './dockerfile.ts'
-import { type Project, toxiproxyConfigPath } from './project.ts'
+import { checkLineEndings } from './gitattributes.ts'
+import {
+  buildArg,
+  buildOf,
+  environmentOf,
+  expectedPublishedPorts,
+  expectedServiceEnv,
+  hasHealthcheck,
+  imagePorts,
+  internalPorts,
+  isOneShot,
+  isRecord,
+  mountsOf,
+  type PortMapping,
+  parsePort,
+  type Services,
+  servicesOf,
+  stringsIn,
+  toolsProfile,
+  toxiproxyService,
+} from './model.ts'
+import { composeFileName, type Project, systemComposeFileName } from './project.ts'
+import { checkComponents } from './rules-components.ts'
+import { checkKafka } from './rules-kafka.ts'
+import { checkToxiproxy } from './rules-toxiproxy.ts'
 
 // @balena/dockerignore (Docker's own matching rules, as testcontainers uses them) is CommonJS
 // whose types claim an ES default export; require it to get the function as it really is.
 const ignore = createRequire(import.meta.url)(
   '@balena/dockerignore',
 ) as typeof import('@balena/dockerignore').default
-
-/** Profile of one-shot tools (k6): no health check, started with `docker compose run`. */
-export const toolsProfile = 'tools'
-
-/**
- * Ports inside the images (facts about the images, not choices of ours), for components
- * whose container port topology.ts does not already name.
- */
-const imagePorts = { toxiproxyApi: 8474, prometheus: 9090, grafana: 3000 } as const
-
-/** Topology ports that stay inside the compose network on purpose. */
-export const internalPorts: ReadonlyArray<keyof typeof ports> = ['kafkaController']
-
-/** Host name of the Toxiproxy container: services reach every component through it. */
-export const toxiproxyService = 'toxiproxy'
-
-interface PortMapping {
-  hostIp: string | undefined
-  published: number
-  target: number
-  protocol: string
-}
-
-interface BuildSpec {
-  context?: string
-  dockerfile?: string
-  args?: Record<string, string> | string[]
-}
-
-interface Healthcheck {
-  test?: string | string[]
-  disable?: boolean
-}
-
-interface Service {
-  image?: string
-  build?: string | BuildSpec
-  profiles?: string[]
-  healthcheck?: Healthcheck
-  mem_limit?: string | number
-  deploy?: { resources?: { limits?: { memory?: string | number } } }
-  depends_on?: string[] | Record<string, { condition?: string }>
-  ports?: Array<string | number | Record<string, unknown>>
-  environment?: Record<string, unknown> | string[]
-  command?: string | string[]
-  volumes?: Array<string | { type?: string; source?: string; target?: string }>
-}
-
-type Services = Record<string, Service>
-
-/** The published ports each component must have, derived from topology.ts. */
-export function expectedPublishedPorts(): Record<string, Array<{ published: number; target: number }>> {
-  const p = proxies
-  return {
-    [p.postgres.composeService]: [{ published: ports.postgresPrimary, target: p.postgres.containerPort }],
-    [p['postgres-replica'].composeService]: [
-      { published: ports.postgresReplica, target: p['postgres-replica'].containerPort },
-    ],
-    [p['redis-cache'].composeService]: [
-      { published: ports.redisCache, target: p['redis-cache'].containerPort },
-    ],
-    [p['redis-queue'].composeService]: [
-      { published: ports.redisQueue, target: p['redis-queue'].containerPort },
-    ],
-    [p.kafka.composeService]: [
-      { published: ports.kafka, target: p.kafka.containerPort },
-      // The DIRECT listener advertises localhost:<port>, so inside and outside must agree.
-      { published: ports.kafkaDirect, target: ports.kafkaDirect },
-    ],
-    [p.s3.composeService]: [{ published: ports.s3, target: p.s3.containerPort }],
-    [toxiproxyService]: [
-      { published: ports.toxiproxyApi, target: imagePorts.toxiproxyApi },
-      ...Object.values(p).map((proxy) => ({ published: proxy.listenPort, target: proxy.listenPort })),
-    ],
-    prometheus: [{ published: ports.prometheus, target: imagePorts.prometheus }],
-    grafana: [{ published: ports.grafana, target: imagePorts.grafana }],
-  }
-}
-
-/** serviceEnv() as a container sees it: the same proxies, addressed by the toxiproxy host name. */
-export function expectedServiceEnv(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(serviceEnv()).map(([key, value]) => [key, value.replace('127.0.0.1', toxiproxyService)]),
-  )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small readers for the compose model
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function servicesOf(compose: unknown): Services {
-  if (!isRecord(compose) || !isRecord(compose.services)) return {}
-  return compose.services as Services
-}
-
-function isOneShot(service: Service): boolean {
-  return service.profiles?.includes(toolsProfile) ?? false
-}
-
-function buildOf(service: Service): BuildSpec | undefined {
-  if (service.build === undefined) return undefined
-  return typeof service.build === 'string' ? { context: service.build } : service.build
-}
-
-function buildArg(build: BuildSpec, name: string): string | undefined {
-  if (Array.isArray(build.args)) {
-    const entry = build.args.find((a) => a.startsWith(`${name}=`))
-    return entry?.slice(name.length + 1)
-  }
-  return build.args?.[name]
-}
-
-export function environmentOf(service: Service): Record<string, string> {
-  const env = service.environment
-  if (env === undefined) return {}
-  if (Array.isArray(env)) {
-    return Object.fromEntries(
-      env.map((entry) => {
-        const at = entry.indexOf('=')
-        return at === -1 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)]
-      }),
-    )
-  }
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]))
-}
-
-function commandOf(service: Service): string[] {
-  const command = service.command
-  if (command === undefined) return []
-  return typeof command === 'string' ? command.split(/\s+/).filter(Boolean) : command.map(String)
-}
-
-/** The value after `--flag` in a command, as Redis reads its arguments. */
-function flagValue(command: string[], flag: string): string | undefined {
-  const at = command.indexOf(flag)
-  return at === -1 ? undefined : command[at + 1]
-}
-
-function hasHealthcheck(service: Service): boolean {
-  const hc = service.healthcheck
-  if (!hc || hc.disable === true) return false
-  const test = typeof hc.test === 'string' ? [hc.test] : (hc.test ?? [])
-  return test.length > 0 && test[0] !== 'NONE' && test.join('').trim() !== ''
-}
-
-/**
- * Parses a port entry: short syntax `[host_ip:][published:]target[/protocol]` (IPv6 hosts in
- * brackets) or the long syntax object. Ranges are rejected: the port table has none.
- */
-export function parsePort(entry: string | number | Record<string, unknown>): PortMapping | string {
-  if (typeof entry === 'number')
-    return { hostIp: undefined, published: Number.NaN, target: entry, protocol: 'tcp' }
-  if (isRecord(entry)) {
-    const published = Number(entry.published)
-    const target = Number(entry.target)
-    if (!Number.isInteger(published) || !Number.isInteger(target))
-      return `cannot read port ${JSON.stringify(entry)}`
-    return {
-      hostIp: typeof entry.host_ip === 'string' ? entry.host_ip : undefined,
-      published,
-      target,
-      protocol: typeof entry.protocol === 'string' ? entry.protocol : 'tcp',
-    }
-  }
-  const match = /^(?:(\[[^\]]+\]|[^:]+):)??(?:(\d+):)?(\d+)(?:\/(\w+))?$/.exec(entry)
-  if (!match) return `cannot read port "${entry}" (ranges and variables are not used here)`
-  const [, hostIp, published, target, protocol] = match
-  return {
-    hostIp,
-    published: published === undefined ? Number.NaN : Number(published),
-    target: Number(target),
-    protocol: protocol ?? 'tcp',
-  }
-}
-
-function stringsIn(value: unknown, path: string, out: Array<[string, string]>): void {
-  if (typeof value === 'string') out.push([path, value])
-  else if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) stringsIn(v, `${path}[${i}]`, out)
-  } else if (isRecord(value))
-    for (const [k, v] of Object.entries(value)) stringsIn(v, path ? `${path}.${k}` : k, out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The checks
 
 function checkServices(services: Services, project: Project, problems: string[]): void {
   for (const [name, service] of Object.entries(services)) {
@@ -276,15 +114,61 @@ function checkServices(services: Services, project: Project, problems: string[])
       if (env.HOST !== '0.0.0.0') problem('environment HOST must be 0.0.0.0 so other containers reach it')
       if (!/^\d+$/.test(env.PORT ?? ''))
         problem('environment PORT must be set: health checks and scrapes use it')
+      const system = buildArg(build, 'SERVICE')
+      if (system) checkSystemPorts(name, system, service, env, problem)
     }
 
-    for (const volume of service.volumes ?? []) {
-      const source =
-        typeof volume === 'string' ? volume.split(':')[0] : volume.type === 'bind' ? volume.source : ''
-      if (source && /^\.{1,2}\//.test(source) && !project.exists(source)) {
-        problem(`bind mount source ${source} does not exist`)
-      }
+    // With an image name, Compose would first try to pull it: a registry's
+    // `faultline/shortener:local`, built by a stranger, and never rebuilt from this checkout.
+    if (build && service.image !== undefined && service.pull_policy !== 'build') {
+      problem(
+        `has image ${service.image} and build, so needs pull_policy: build (never pull it, always build)`,
+      )
     }
+
+    for (const mount of mountsOf(service)) {
+      if (mount.type !== 'bind' || !mount.source?.startsWith('.') || project.exists(mount.source)) continue
+      // An output directory the user creates (gitignored, so not in a fresh clone): Compose
+      // refuses to start without it rather than create it owned by root.
+      if (!mount.readOnly && !mount.createHostPath) continue
+      problem(`bind mount source ${mount.source} does not exist`)
+    }
+  }
+}
+
+/**
+ * A system's process `<system>-<role>` is published on its host port from topology.ts
+ * (`systemPorts`, which `./faultline up` uses too), so it has one address either way.
+ * A service builds absolute URLs (the shortener's `shortUrl`) from PUBLIC_BASE_URL, else from
+ * HOST:PORT, which inside a container is `0.0.0.0:3000` — an address nobody outside can use:
+ * every published process but a worker (which hands out no URLs) must say where it is.
+ */
+function checkSystemPorts(
+  name: string,
+  system: string,
+  service: Services[string],
+  env: Record<string, string>,
+  problem: (message: string) => void,
+): void {
+  const role = name.startsWith(`${system}-`) ? name.slice(system.length + 1) : ''
+  const hostPort = (systemPorts as Record<string, Record<string, number> | undefined>)[system]?.[role]
+  if (hostPort === undefined) {
+    problem(
+      `is named <system>-<role>, and topology.ts systemPorts.${system}.${role || '<role>'} gives its host port; none there`,
+    )
+    return
+  }
+  const published = (service.ports ?? [])
+    .map(parsePort)
+    .filter((m): m is PortMapping => typeof m !== 'string' && m.target === Number(env.PORT))
+  if (published.length !== 1 || published[0]?.published !== hostPort) {
+    problem(`must publish 127.0.0.1:${hostPort}:${env.PORT} (topology.ts systemPorts.${system}.${role})`)
+  }
+  const want = `http://127.0.0.1:${hostPort}`
+  if (role !== 'worker' && env.PUBLIC_BASE_URL !== want) {
+    problem(
+      `environment PUBLIC_BASE_URL must be ${want} (where it is published), has ${env.PUBLIC_BASE_URL ?? 'none'}`,
+    )
   }
 }
 
@@ -349,179 +233,21 @@ function checkPorts(services: Services, problems: string[]): void {
   }
 }
 
-function checkToxiproxy(services: Services, project: Project, problems: string[]): void {
-  const config = project.toxiproxyConfig
-  const problem = (message: string) => problems.push(`${toxiproxyConfigPath}: ${message}`)
-  if (!Array.isArray(config)) {
-    problem('must be a JSON array of proxies')
-    return
-  }
-  const byName = new Map<string, Record<string, unknown>>()
-  for (const entry of config) {
-    if (!isRecord(entry) || typeof entry.name !== 'string')
-      problem(`entry without a name: ${JSON.stringify(entry)}`)
-    else byName.set(entry.name, entry)
-  }
-  for (const proxy of Object.values(proxies)) {
-    const entry = byName.get(proxy.name)
-    byName.delete(proxy.name)
-    if (!entry) {
-      problem(`proxy ${proxy.name} is missing`)
-      continue
-    }
-    const listen = `0.0.0.0:${proxy.listenPort}`
-    const upstream = `${proxy.composeService}:${proxy.containerPort}`
-    if (entry.listen !== listen)
-      problem(`proxy ${proxy.name} must listen on ${listen}, has ${String(entry.listen)}`)
-    if (entry.upstream !== upstream) {
-      problem(`proxy ${proxy.name} must forward to ${upstream}, has ${String(entry.upstream)}`)
-    }
-    if (entry.enabled === false) problem(`proxy ${proxy.name} must start enabled`)
-    const component = services[proxy.composeService]
-    if (!component) {
-      problems.push(`${proxy.composeService}: missing, proxy ${proxy.name} forwards to it`)
-      continue
-    }
-    // The native direct port and the container port describe the same listener.
-    const published = (component.ports ?? []).map(parsePort)
-    const direct = published.some(
-      (m) => typeof m !== 'string' && m.published === proxy.upstreamPort && m.target === proxy.containerPort,
-    )
-    if (!direct) {
-      problems.push(
-        `${proxy.composeService}: must publish ${proxy.upstreamPort}:${proxy.containerPort} (proxy ${proxy.name}'s upstream)`,
-      )
-    }
-  }
-  for (const extra of byName.keys()) problem(`proxy ${extra} is not in topology.proxies`)
-
-  const toxiproxy = services[toxiproxyService]
-  if (toxiproxy) {
-    const mount = (toxiproxy.volumes ?? []).find(
-      (v) => typeof v === 'string' && v.split(':')[0]?.replace(/^\.\//, '') === toxiproxyConfigPath,
-    )
-    const target = typeof mount === 'string' ? mount.split(':')[1] : undefined
-    if (!target) problems.push(`${toxiproxyService}: must mount ./${toxiproxyConfigPath}`)
-    else if (!commandOf(toxiproxy).includes(`-config=${target}`)) {
-      problems.push(`${toxiproxyService}: command must load -config=${target}`)
-    }
-    if (!commandOf(toxiproxy).includes('-host=0.0.0.0')) {
-      problems.push(`${toxiproxyService}: command must keep -host=0.0.0.0 (replacing the image CMD drops it)`)
-    }
-  }
-}
-
-function checkComponents(services: Services, problems: string[]): void {
-  const env = (name: string) => environmentOf(services[name] ?? {})
-  const c = credentials
-
-  const queue = services[proxies['redis-queue'].composeService]
-  if (queue) {
-    const command = commandOf(queue)
-    if (flagValue(command, '--maxmemory-policy') !== 'noeviction') {
-      problems.push(
-        'redis-queue: must run with --maxmemory-policy noeviction (a full queue refuses, never drops jobs)',
-      )
-    }
-    if (flagValue(command, '--appendonly') !== 'yes')
-      problems.push('redis-queue: must run with --appendonly yes')
-  }
-  const cache = services[proxies['redis-cache'].composeService]
-  if (cache && flagValue(commandOf(cache), '--maxmemory-policy') !== 'allkeys-lru') {
-    problems.push('redis-cache: must run with --maxmemory-policy allkeys-lru')
-  }
-
-  for (const name of [proxies.postgres.composeService, proxies['postgres-replica'].composeService]) {
-    const service = services[name]
-    if (!service) continue
-    if (service.image !== 'postgres:15') problems.push(`${name}: must use the official postgres:15 image`)
-    const e = env(name)
-    const want = {
-      POSTGRES_USER: c.postgresUser,
-      POSTGRES_PASSWORD: c.postgresPassword,
-      POSTGRES_DB: c.postgresDb,
-      REPLICATION_USER: c.replicationUser,
-      REPLICATION_PASSWORD: c.replicationPassword,
-    }
-    for (const [key, value] of Object.entries(want)) {
-      if (e[key] !== value) problems.push(`${name}: ${key} must be ${value} (topology.ts credentials)`)
-    }
-  }
-  const replica = services[proxies['postgres-replica'].composeService]
-  const primaryName = proxies.postgres.composeService
-  if (
-    replica &&
-    !(replica.depends_on && !Array.isArray(replica.depends_on) && replica.depends_on[primaryName])
-  ) {
-    problems.push(`postgres-replica: must depend on ${primaryName} being healthy before pg_basebackup`)
-  }
-
-  const s3 = env(proxies.s3.composeService)
-  if (s3.ROOT_ACCESS_KEY !== c.s3AccessKey || s3.ROOT_SECRET_KEY !== c.s3SecretKey) {
-    problems.push('s3: ROOT_ACCESS_KEY / ROOT_SECRET_KEY must be the topology.ts credentials')
-  }
-
-  const kafkaName = proxies.kafka.composeService
-  if (services[kafkaName]) {
-    const k = env(kafkaName)
-    const listeners = new Map(
-      (k.KAFKA_LISTENERS ?? '').split(',').map((l) => {
-        const m = /^(\w+):\/\/[^:]*:(\d+)$/.exec(l.trim())
-        return [m?.[1] ?? l, Number(m?.[2])] as const
-      }),
-    )
-    const advertised = new Map(
-      (k.KAFKA_ADVERTISED_LISTENERS ?? '').split(',').map((l) => {
-        const m = /^(\w+):\/\/(.+)$/.exec(l.trim())
-        return [m?.[1] ?? l, m?.[2] ?? ''] as const
-      }),
-    )
-    const find = (port: number, address: string) =>
-      [...listeners].some(([name, p]) => p === port && advertised.get(name) === address)
-    if (!find(proxies.kafka.containerPort, `${toxiproxyService}:${proxies.kafka.listenPort}`)) {
-      problems.push(
-        `kafka: the listener on ${proxies.kafka.containerPort} must advertise ${toxiproxyService}:${proxies.kafka.listenPort}, so clients come back through the proxy`,
-      )
-    }
-    if (!find(ports.kafkaDirect, `localhost:${ports.kafkaDirect}`)) {
-      problems.push(
-        `kafka: a listener on ${ports.kafkaDirect} must advertise localhost:${ports.kafkaDirect} for the host`,
-      )
-    }
-    for (const controller of (k.KAFKA_CONTROLLER_LISTENER_NAMES ?? '').split(',').filter(Boolean)) {
-      if (advertised.has(controller))
-        problems.push(`kafka: controller listener ${controller} must not be advertised`)
-    }
-    // KRaft needs a cluster id that is a base64url-encoded 16-byte UUID.
-    if (
-      Buffer.from(k.CLUSTER_ID ?? '', 'base64url').length !== 16 ||
-      !/^[\w-]{22}$/.test(k.CLUSTER_ID ?? '')
-    ) {
-      problems.push('kafka: CLUSTER_ID must be 22 base64url characters (16 bytes)')
-    }
-  }
-
-  const k6 = services.k6
-  if (!k6)
-    problems.push('k6: missing; load tests run with `docker compose run --rm k6 run /loadtests/<file>.js`')
-  else {
-    if (!k6.image?.startsWith('grafana/k6:')) problems.push('k6: must use the grafana/k6 image')
-    if (!isOneShot(k6)) problems.push(`k6: belongs to the ${toolsProfile} profile`)
-    if (
-      !(k6.volumes ?? []).some((v) => typeof v === 'string' && /^\.\/loadtests:\/loadtests(:ro)?$/.test(v))
-    ) {
-      problems.push('k6: must mount ./loadtests at /loadtests')
-    }
-  }
-}
-
-/** Compose interpolates `$`: every literal dollar in this file must be written `$$`. */
-function checkInterpolation(compose: unknown, problems: string[]): void {
-  const strings: Array<[string, string]> = []
-  stringsIn(compose, '', strings)
-  for (const [path, value] of strings) {
-    if (value.replaceAll('$$', '').includes('$')) {
-      problems.push(`${path}: "${value}" has an unescaped $ that Compose would interpolate; write $$`)
+/**
+ * Compose interpolates `$`: every literal dollar must be written `$$`. The one interpolation
+ * these files mean is a `${FAULTLINE_…:-default}` knob with its default written out.
+ */
+function checkInterpolation(project: Project, problems: string[]): void {
+  for (const file of project.files) {
+    const strings: Array<[string, string]> = []
+    stringsIn(file.doc, '', strings)
+    for (const [path, value] of strings) {
+      const rest = value.replaceAll('$$', '').replace(/\$\{FAULTLINE_[A-Z0-9_]+:-[^${}]*\}/g, '')
+      if (rest.includes('$')) {
+        problems.push(
+          `${file.path}: ${path}: "${value}" has an unescaped $ that Compose would interpolate; write $$`,
+        )
+      }
     }
   }
 }
@@ -577,18 +303,39 @@ function checkBuildContext(services: Services, project: Project, problems: strin
     if (ignored.ignores(path)) problems.push(`.dockerignore: must not exclude ${path}`)
 }
 
-/** Faultline's rules; empty when docker-compose.yml and its config files follow them. */
+/**
+ * One file per system, so five systems do not meet in one file: a system's services are
+ * defined in services/<system>/compose.yaml, the root file includes every such file, and the
+ * infrastructure and tools stay in the root file.
+ */
+function checkLayout(services: Services, project: Project, problems: string[]): void {
+  for (const [name, service] of Object.entries(services)) {
+    const system = buildArg(buildOf(service) ?? {}, 'SERVICE')
+    const want = system ? `services/${system}/${systemComposeFileName}` : composeFileName
+    const file = project.serviceFiles[name]
+    if (file !== want) problems.push(`${name}: belongs in ${want}, is defined in ${file}`)
+  }
+  const loaded = new Set(project.files.map((f) => f.path))
+  for (const file of project.systemComposeFiles) {
+    if (!loaded.has(file)) problems.push(`${composeFileName}: must include ${file}`)
+  }
+}
+
+/** Faultline's rules; empty when the compose project and its config files follow them. */
 export function checkFaultlineRules(project: Project): string[] {
-  const problems: string[] = []
+  const problems: string[] = [...project.loadProblems]
   const services = servicesOf(project.compose)
-  if (Object.keys(services).length === 0) return ['docker-compose.yml: no services']
+  if (Object.keys(services).length === 0) return [...problems, 'docker-compose.yml: no services']
+  checkLayout(services, project, problems)
   checkServices(services, project, problems)
   checkPorts(services, problems)
   checkToxiproxy(services, project, problems)
-  checkComponents(services, problems)
-  checkInterpolation(project.compose, problems)
+  checkKafka(services, problems)
+  checkComponents(services, project, problems)
+  checkInterpolation(project, problems)
   checkObservability(services, project, problems)
   checkBuildContext(services, project, problems)
+  checkLineEndings(services, project, problems)
   for (const [path, text] of Object.entries(project.dockerfiles)) {
     problems.push(...checkDockerfile(path, text, { packageManager: project.packageManager }))
   }

@@ -24,6 +24,15 @@ export const ports = {
   grafana: 13000,
 } as const
 
+/**
+ * Host ports of each system's processes, published by its compose file and used by
+ * `./faultline up <system>` (the lab's fleets take free ports instead, so an experiment never
+ * collides with a system left running). A new system adds one line.
+ */
+export const systemPorts = {
+  shortener: { api: 18080, worker: 18081 },
+} as const satisfies Record<string, Record<string, number>>
+
 export type ProxyName = 'postgres' | 'postgres-replica' | 'redis-cache' | 'redis-queue' | 'kafka' | 's3'
 
 export interface ProxySpec {
