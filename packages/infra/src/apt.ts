@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
 import { type InfraContext, MissingPrerequisiteError } from './component.ts'
+import { retryDownload } from './download.ts'
 import { type RunResult, run, runChecked } from './process.ts'
 
 let aptUpdated = false
 
 /**
  * Make sure a Debian package is installed, probing one of its files. As root with apt we install it
- * (`apt-get update` once per run first); otherwise we stop with the exact command to run.
+ * (`apt-get update` once per run first, both retried with backoff: they download); otherwise we
+ * stop with the exact command to run.
  */
 export async function ensureDebianPackage(
   ctx: InfraContext,
@@ -23,11 +25,19 @@ export async function ensureDebianPackage(
   try {
     if (!aptUpdated) {
       ctx.log(`${component}: apt-get update…`)
-      await runChecked('apt-get', ['update'], { env })
+      await retryDownload(
+        'the apt package lists (apt-get update)',
+        () => runChecked('apt-get', ['update'], { env }),
+        { log: ctx.log },
+      )
       aptUpdated = true
     }
     ctx.log(`${component}: apt-get install -y ${pkg}…`)
-    await runChecked('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env })
+    await retryDownload(
+      `the Debian package ${pkg} (apt-get install)`,
+      () => runChecked('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env }),
+      { log: ctx.log },
+    )
   } catch (err) {
     throw new MissingPrerequisiteError(pkg, `${hint}; apt-get failed: ${(err as Error).message}`)
   }

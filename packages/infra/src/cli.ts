@@ -111,14 +111,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// kafkajs schedules a timer with a negative delay on Node 24 (tulios/kafkajs#1751): harmless, yet
-// printed on every `status`. Every other warning is still printed by Node's own handler.
-const printWarning = process.listeners('warning')
-process.removeAllListeners('warning')
-process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') for (const print of printWarning) print(warning)
-})
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code

@@ -1,19 +1,9 @@
-import {
-  appendFileSync,
-  chmodSync,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-} from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { arch } from 'node:os'
 import { dirname, join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { ensureDebianPackage } from './apt.ts'
 import { type InfraContext, MissingPrerequisiteError } from './component.ts'
+import { downloadFile, retryDownload } from './download.ts'
 import { binDir } from './paths.ts'
 import { run, runChecked } from './process.ts'
 
@@ -82,7 +72,10 @@ export async function ensureGo(ctx: InfraContext): Promise<void> {
   goCommand = command
 }
 
-/** Downloads and unpacks the toolchain module zip into `root/<module>` (atomically, by rename). */
+/**
+ * Downloads (with retries, see download.ts) and unpacks the toolchain module zip into
+ * `root/<module>` (atomically, by rename).
+ */
 async function fetchToolchain(ctx: InfraContext, root: string, module: string): Promise<void> {
   const [path, version] = module.split('@') as [string, string]
   const url = `https://proxy.golang.org/${path}/@v/${version}.zip`
@@ -92,9 +85,7 @@ async function fetchToolchain(ctx: InfraContext, root: string, module: string): 
   mkdirSync(scratch, { recursive: true })
   try {
     const zip = join(scratch, 'toolchain.zip')
-    const response = await fetch(url, { signal: AbortSignal.timeout(15 * 60_000) })
-    if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status}`)
-    await pipeline(Readable.fromWeb(response.body), createWriteStream(zip))
+    await downloadFile(url, zip, { attemptTimeoutMs: 15 * 60_000, log: ctx.log })
     if ((await run('unzip', ['-v'])).code !== 0) {
       await ensureDebianPackage(ctx, 'go', 'unzip', '/usr/bin/unzip')
     }
@@ -156,22 +147,28 @@ export async function goInstall(
   const started = Date.now()
   ctx.log(`${component}: go install ${binary.pkg}@${binary.version} (first build takes a while)…`)
   try {
-    const result = await run(goCommand, ['install', `${binary.pkg}@${binary.version}`], {
-      env: goEnv({ GOBIN: scratch }),
-      cwd: scratch,
-    })
-    if (logFile !== undefined) {
-      mkdirSync(dirname(logFile), { recursive: true })
-      appendFileSync(
-        logFile,
-        `=== ${new Date().toISOString()} go install ${binary.pkg}@${binary.version}: exit ${result.code}\n${result.stderr}`,
-      )
-    }
-    if (result.code !== 0) {
-      throw new Error(
-        `${component}: go install ${binary.pkg}@${binary.version} failed:\n${result.stderr.trim()}`,
-      )
-    }
+    // `go install` downloads the module and its dependencies from the module proxy and has no
+    // retry of its own. Every failure is retried: the module cache keeps what already arrived,
+    // and the build cache makes a retried compile error cheap to reach again.
+    await retryDownload(
+      `Go module ${binary.pkg}@${binary.version}`,
+      async () => {
+        const result = await run(goCommand, ['install', `${binary.pkg}@${binary.version}`], {
+          env: goEnv({ GOBIN: scratch }),
+          cwd: scratch,
+        })
+        if (logFile !== undefined) {
+          mkdirSync(dirname(logFile), { recursive: true })
+          appendFileSync(
+            logFile,
+            `=== ${new Date().toISOString()} go install ${binary.pkg}@${binary.version}: exit ${result.code}\n${result.stderr}`,
+          )
+        }
+        if (result.code !== 0)
+          throw new Error(`go install exited with ${result.code}:\n${result.stderr.trim()}`)
+      },
+      { log: ctx.log },
+    )
     renameSync(join(scratch, binary.builtName), target)
   } finally {
     rmSync(scratch, { recursive: true, force: true })

@@ -1,5 +1,6 @@
 export * from './component.ts'
-export { ensureK6, k6Path } from './components/k6.ts'
+export { type DaemonSpec, daemonComponent } from './daemon.ts'
+export { ensureK6, k6Binary, k6Path } from './components/k6.ts'
 export { ensureVegeta, vegetaBinary } from './components/vegeta.ts'
 export { defaultContext, repoRoot } from './paths.ts'
 export { componentNames, components } from './registry.ts'

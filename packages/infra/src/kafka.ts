@@ -19,14 +19,16 @@
  *   consumer sees only committed records), idempotent gzip produce, createPartitions,
  *   describe/alterConfigs, fetchTopicOffsetsByTimestamp, seek, listGroups, setOffsets,
  *   resetOffsets, deleteGroups, deleteTopics.
- * Nothing failed, so 3.9.x (the fallback) is not needed. The one wart is kafkajs' own
- * `TimeoutNegativeWarning` on Node 24 (tulios/kafkajs#1751), which happens with any broker.
+ * Nothing failed, so 3.9.x (the fallback) is not needed. The one wart was kafkajs' own
+ * `TimeoutNegativeWarning` on Node ≥ 23 (tulios/kafkajs#1751), with any broker: an idle request
+ * queue scheduled a timer of about -Date.now() ms that rescheduled itself, a 1 ms loop per
+ * connection. `patches/kafkajs@2.2.4.patch` fixes it (test/kafkajs-warning.infra.test.ts).
  *
  * Route: no Docker and no tarball download. The broker's jars come from Maven Central through
  * `infra/kafka/pom.xml` (kafka_2.13, its runtime dependencies, and the Log4j 2 SLF4J binding the
  * published POM leaves out), copied by `mvn dependency:copy-dependencies` into
- * `<cacheDir>/kafka-<version>/libs`. A marker file holds the POM's hash, so a second `install`
- * does nothing and an edited POM resolves again.
+ * `<cacheDir>/kafka-<version>/libs`, retried with backoff (download.ts). A marker file holds the
+ * POM's hash, so a second `install` does nothing and an edited POM resolves again.
  *
  * Listeners (ports from topology.ts):
  * - CLIENT 127.0.0.1:19092, advertised as 127.0.0.1:29092 — the Toxiproxy proxy `kafka`. A client
@@ -52,6 +54,7 @@ import {
   type InfraContext,
   MissingPrerequisiteError,
 } from './component.ts'
+import { retryDownload } from './download.ts'
 import { assertPortsFree } from './ports.ts'
 import {
   describeProcess,
@@ -224,19 +227,27 @@ async function resolveJars(ctx: InfraContext, p: KafkaPaths): Promise<void> {
   await rm(staging, { recursive: true, force: true })
   await mkdir(p.home, { recursive: true })
   try {
-    await runChecked(
-      'mvn',
-      [
-        '--batch-mode',
-        '--quiet',
-        '-Dstyle.color=never',
-        '--file',
-        kafkaPomFile,
-        'dependency:copy-dependencies',
-        `-DoutputDirectory=${staging}`,
-        '-DincludeScope=runtime',
-      ],
-      { timeoutMs: resolveTimeoutMs },
+    await retryDownload(
+      `Kafka ${kafkaVersion} jars (Maven Central, ${kafkaPomFile})`,
+      ({ attempt }) =>
+        runChecked(
+          'mvn',
+          [
+            '--batch-mode',
+            '--quiet',
+            '-Dstyle.color=never',
+            // Maven remembers a failed download in ~/.m2 and refuses to try again until its update
+            // interval passes; a retry must force the check or it fails on the remembered failure.
+            ...(attempt > 1 ? ['--update-snapshots'] : []),
+            '--file',
+            kafkaPomFile,
+            'dependency:copy-dependencies',
+            `-DoutputDirectory=${staging}`,
+            '-DincludeScope=runtime',
+          ],
+          { timeoutMs: resolveTimeoutMs },
+        ),
+      { log: ctx.log },
     )
     if (!existsSync(join(staging, `kafka_2.13-${kafkaVersion}.jar`))) {
       throw new Error(`kafka: mvn finished but ${staging} has no kafka_2.13-${kafkaVersion}.jar`)
