@@ -54,6 +54,19 @@ export interface ErrorBody {
   field?: string
 }
 
+/** `ErrorBody` as a JSON schema, for the error responses of a route's schema (OpenAPI, serialisation). */
+export const errorBodySchema = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string', description: 'Stable error code, e.g. KIT_ERR_VALIDATION.' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    field: { type: 'string', description: 'The request field at fault, for 400s.' },
+  },
+  required: ['statusCode', 'code', 'error', 'message'],
+} as const
+
 export interface ServicePluginOptions {
   /** Pass one to share it with clients created before the app (pool gauges); otherwise one is made. */
   metrics?: Metrics

@@ -112,7 +112,8 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
 
 export type ShutdownSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGQUIT' | 'SIGUSR2'
 
-export interface InstallOptions extends Omit<ShutdownOptions, 'exit' | 'delay'> {
+/** `exit` is for tests that drive an installed shutdown (with `signals: []`) without ending the test process. */
+export interface InstallOptions extends Omit<ShutdownOptions, 'delay'> {
   /** @default ['SIGTERM', 'SIGINT'] */
   signals?: ShutdownSignal[]
   /** An uncaught exception or unhandled rejection is logged and shuts down with 1. @default true */

@@ -13,6 +13,7 @@ import {
   createRedis,
   disconnectProducer,
   getProducer,
+  kafkaConsumerReadinessCheck,
   kafkaProducerPlugin,
   pgPoolPlugin,
   pgReadinessCheck,
@@ -137,6 +138,32 @@ test('kafkaProducerPlugin decorates the process producer and disconnects it on c
   const next = await getProducer(kafka)
   infra.defer(() => disconnectProducer(kafka))
   assert.notEqual(next, app.kafkaProducer, 'closing the app released the singleton')
+})
+
+test('a consumer is ready from joining its group until it disconnects', async (t) => {
+  const infra = await testInfra(t, { need: ['kafka'] })
+  const topic = await infra.createTopic('kit-ready', 1)
+  const kafka = createKafka({ brokers: infra.urls.kafkaBrokers, clientId: `kit-test-${randomId()}` })
+  const consumer = kafka.consumer({ groupId: `kit-test-${randomId()}`, heartbeatInterval: 500 })
+  infra.defer(() => consumer.disconnect())
+  const check = kafkaConsumerReadinessCheck(consumer)
+  const signal = new AbortController().signal
+  await assert.rejects(check(signal), /has not joined its group yet/)
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({ eachMessage: async () => {} })
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      await check(signal)
+      break
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await sleep(100)
+    }
+  }
+  await consumer.disconnect()
+  await assert.rejects(check(signal), /consumer (stopped|disconnected)/)
 })
 
 test('a redis client with a key prefix round-trips and writes under the prefix', async (t) => {

@@ -11,7 +11,7 @@ import {
   redisEnv,
   Type,
 } from '@faultline/kit/config'
-import { type Mitigations, mitigationsFromEnv } from './mitigations.ts'
+import { type Mitigations, switches } from './mitigations.ts'
 
 export { ConfigError }
 
@@ -121,7 +121,12 @@ export const configSchema = Type.Object({
     'on shutdown, publish the spool for at most this long (then count the rest dropped)',
   ),
   CLICK_DEDUPE_RETENTION_H: int(168, 1, "how long the worker remembers a quiet recorder's watermark"),
-  WORKER_METRICS_PORT: int(0, 0, 'worker: serve /metrics and /healthz here; 0 = off', 65_535),
+  WORKER_METRICS_PORT: int(
+    0,
+    0,
+    'worker: the older name of its PORT, used when PORT is unset; 0 = unset',
+    65_535,
+  ),
 })
 
 /** The typed, derived settings the code uses (durations in ms, lists split, defaults resolved). */
@@ -182,11 +187,26 @@ export interface Config {
   clickFlushIntervalMs: number
   clickShutdownFlushMs: number
   clickDedupeRetentionMs: number
-  workerMetricsPort: number
+  /**
+   * Where the worker serves /healthz, /readyz, /metrics and /admin/mitigations: `PORT` when set
+   * (the lab and compose set it), else `WORKER_METRICS_PORT`, else 3001.
+   */
+  workerPort: number
 
   shutdownDeadlineMs: number
   shutdownDrainMs: number
   mitigations: Mitigations
+}
+
+/**
+ * A worker started by hand next to the API (both with no env) must not take the API's default
+ * 3000, so its own default is the next port; PORT wins whenever it is given.
+ */
+export const defaultWorkerPort = 3001
+
+function workerPort(env: Record<string, string | undefined>, port: number, legacyPort: number): number {
+  if (env.PORT !== undefined && env.PORT.trim() !== '') return port
+  return legacyPort > 0 ? legacyPort : defaultWorkerPort
 }
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
@@ -201,9 +221,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   let mitigations: Mitigations | undefined
   try {
-    mitigations = mitigationsFromEnv(env)
+    mitigations = switches.fromEnv(env)
   } catch (err) {
-    issues.push({ name: 'MITIGATIONS', reason: (err as Error).message })
+    if (!(err instanceof ConfigError)) throw err
+    issues.push(...err.issues)
   }
   if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
   const listenHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST
@@ -256,7 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clickFlushIntervalMs: e.CLICK_FLUSH_INTERVAL_MS,
     clickShutdownFlushMs: e.CLICK_SHUTDOWN_FLUSH_MS,
     clickDedupeRetentionMs: e.CLICK_DEDUPE_RETENTION_H * 3_600_000,
-    workerMetricsPort: e.WORKER_METRICS_PORT,
+    workerPort: workerPort(env, e.PORT, e.WORKER_METRICS_PORT),
     shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     mitigations,

@@ -1,4 +1,3 @@
-import { mitigationNames } from './mitigations.ts'
 import { aliasPattern, maxUrlLength } from './validation.ts'
 
 /**
@@ -77,14 +76,6 @@ export const linkDetails = {
     },
   },
   required: ['code', 'shortUrl', 'url', 'customAlias', 'createdAt', 'expiresAt', 'expired', 'clicks'],
-} as const
-
-const mitigationProperties = Object.fromEntries(mitigationNames.map((name) => [name, { type: 'boolean' }]))
-
-export const mitigationsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: mitigationProperties,
 } as const
 
 export const errorResponses = (...statuses: number[]) =>

@@ -2,20 +2,23 @@
  * The click worker: a Kafka consumer group on CLICKS_TOPIC that adds each batch's clicks to
  * link_clicks in Postgres, idempotently (see ClickRepository.applyBatches and clicks/batch.ts).
  *   node services/shortener/src/worker.ts      (pnpm --filter @faultline/shortener worker)
- * Several workers split the partitions between them. With WORKER_METRICS_PORT set it serves
- * /metrics and /healthz there.
+ * Several workers split the partitions between them. It runs on the kit's worker runtime: /healthz,
+ * /readyz (the consumer joined its group), /metrics and /admin/mitigations on PORT (else the older
+ * WORKER_METRICS_PORT, else 3001), and on SIGTERM: probes fail, the listener closes, the consumer
+ * commits and leaves the group, then Postgres closes — under SHUTDOWN_DEADLINE_MS.
  */
-import { createServer, type Server } from 'node:http'
-import { createKafka, createPgPool } from '@faultline/kit/clients'
+import { createKafka, createPgPool, kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { runWorker } from '@faultline/kit/worker'
 import { retry } from '@faultline/resilience'
 import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
 import { ensureTopic } from './kafka-topic.ts'
 import { createWorkerMetrics } from './metrics.ts'
 import { migrationOptions, runMigrations } from './migrate.ts'
+import { createMitigationState } from './mitigations.ts'
 import { ClickRepository } from './repositories/clicks.ts'
 
 const pruneEveryMs = 10 * 60_000
@@ -39,8 +42,7 @@ async function main(config: Config): Promise<void> {
     defaultLabels: { service: 'shortener-worker', instance: config.instanceId },
   })
   kitMetrics.observePgPool(pool, 'primary')
-  const { registry } = kitMetrics
-  const metrics = createWorkerMetrics(registry)
+  const metrics = createWorkerMetrics(kitMetrics.registry)
   const clicks = new ClickRepository(pool)
 
   const kafka = createKafka({
@@ -65,80 +67,50 @@ async function main(config: Config): Promise<void> {
   }, pruneEveryMs)
   prune.unref()
 
-  let server: Server | undefined
-  if (config.workerMetricsPort > 0) {
-    server = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        registry.metrics().then(
-          (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
-          () => res.writeHead(500).end(),
-        )
-      } else if (req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
-      } else {
-        res.writeHead(404).end()
-      }
-    })
-    server.listen(config.workerMetricsPort, config.host)
-  }
-
-  // No Fastify app here, so the kit's installGracefulShutdown (which closes an app) does not fit:
-  // the same order by hand — stop consuming (commits what was applied), then Postgres.
-  let closing = false
-  const stopping = new AbortController()
-  const shutdown = async (signal: string) => {
-    if (closing) process.exit(1)
-    closing = true
-    stopping.abort()
-    log.info({ signal }, 'shutting down')
-    setTimeout(() => {
-      log.error({ deadlineMs: config.shutdownDeadlineMs }, 'shutdown deadline passed, exiting')
-      process.exit(1)
-    }, config.shutdownDeadlineMs).unref()
-    clearInterval(prune)
-    try {
+  await runWorker({
+    name: 'shortener-worker',
+    log,
+    host: config.host,
+    port: config.workerPort,
+    metrics: kitMetrics,
+    // Ready once the consumer is a member of its group, not merely once the process runs.
+    readiness: { consumer: kafkaConsumerReadinessCheck(consumer) },
+    switches: { state: createMitigationState(config.mitigations), adminToken: config.adminToken },
+    deadlineMs: config.shutdownDeadlineMs,
+    drainMs: config.shutdownDrainMs,
+    start: (signal) => startConsuming(signal),
+    // Commits what was applied and leaves the group, so its partitions move to another worker now.
+    stop: async () => {
+      clearInterval(prune)
       await consumer.disconnect()
-      server?.close()
-      await pool.end()
-      log.info({}, 'shut down')
-      process.exit(0)
-    } catch (err) {
-      log.error({ err }, 'shutdown failed')
-      process.exit(1)
-    }
-  }
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
-  process.on('SIGINT', () => void shutdown('SIGINT'))
+    },
+    closers: [{ name: 'postgres', close: () => pool.end() }],
+  })
 
   // A worker started while Kafka is down (pm04, or compose starting everything at once) waits
   // for the broker instead of exiting: clicks are already safe in Kafka, nothing is lost by
   // waiting, and a supervisor restart loop would only add noise. kafkajs's own connect retries
   // give up after a few seconds, hence the outer loop.
-  const connected = await retry(
-    async () => {
-      await ensureTopic(kafka, config.clicksTopic, config.clicksTopicPartitions)
-      await consumer.connect()
-    },
-    {
-      maxAttempts: Number.POSITIVE_INFINITY,
-      baseMs: 500,
-      capMs: 10_000,
-      signal: stopping.signal,
-      onAttempt: ({ outcome, error, delayMs }) => {
-        if (outcome === 'failure' && delayMs !== undefined)
-          log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
+  async function startConsuming(signal: AbortSignal): Promise<void> {
+    await retry(
+      async () => {
+        await ensureTopic(kafka, config.clicksTopic, config.clicksTopicPartitions)
+        await consumer.connect()
       },
-    },
-  ).then(
-    () => true,
-    (err: unknown) => {
-      if (stopping.signal.aborted) return false // shut down while waiting; shutdown() exits
-      throw err
-    },
-  )
-  if (!connected) return
-  await runClickConsumer(consumer, config.clicksTopic, createClickBatchHandler({ clicks, metrics, log }))
-  log.info({ topic: config.clicksTopic, groupId: config.clicksGroupId }, 'click worker running')
+      {
+        maxAttempts: Number.POSITIVE_INFINITY,
+        baseMs: 500,
+        capMs: 10_000,
+        signal,
+        onAttempt: ({ outcome, error, delayMs }) => {
+          if (outcome === 'failure' && delayMs !== undefined)
+            log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
+        },
+      },
+    )
+    await runClickConsumer(consumer, config.clicksTopic, createClickBatchHandler({ clicks, metrics, log }))
+    log.info({ topic: config.clicksTopic, groupId: config.clicksGroupId }, 'click worker consuming')
+  }
 }
 
 try {

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import {
+  type Consumer,
   Kafka,
   type LogEntry,
   logLevel,
@@ -18,7 +19,7 @@ import { envList } from '../config.ts'
 import type { Logger } from '../logging.ts'
 import type { ReadinessCheck } from '../readiness.ts'
 
-export type { Kafka, Producer } from 'kafkajs'
+export type { Consumer, Kafka, Producer } from 'kafkajs'
 
 export interface KafkaOptions {
   /** `host:port` list, or the raw comma-separated `KAFKA_BROKERS`. */
@@ -131,6 +132,36 @@ export function kafkaReadinessCheck(kafka: Kafka): ReadinessCheck {
     } finally {
       await admin.disconnect()
     }
+  }
+}
+
+/**
+ * Ready while the consumer is a member of its group: from its `GROUP_JOIN` until a rebalance,
+ * crash, stop or disconnect (a crash kafkajs restarts from rejoins, and is ready again at the
+ * join). Attach it before `connect()`, so no event is missed. It asks no broker: a worker's
+ * readiness says whether this process consumes, and a check that opened a connection per probe
+ * would add load to a broker that is already struggling.
+ */
+export function kafkaConsumerReadinessCheck(consumer: Consumer): ReadinessCheck {
+  let state = 'has not joined its group yet'
+  const { events } = consumer
+  consumer.on(events.GROUP_JOIN, () => {
+    state = 'joined'
+  })
+  consumer.on(events.REBALANCING, () => {
+    state = 'is rebalancing'
+  })
+  consumer.on(events.CRASH, (event) => {
+    state = event.payload.restart ? 'crashed and is restarting' : 'crashed'
+  })
+  consumer.on(events.STOP, () => {
+    state = 'stopped'
+  })
+  consumer.on(events.DISCONNECT, () => {
+    state = 'disconnected'
+  })
+  return async () => {
+    if (state !== 'joined') throw new Error(`consumer ${state}`)
   }
 }
 
