@@ -32,6 +32,12 @@ export interface StartOptions {
 
 const running = new Set<Child>()
 
+/**
+ * Aborted on Ctrl-C of the bench: k6 runs through @faultline/measure's runner, not startChild, and
+ * takes this as its `signal`, so it is stopped with the children.
+ */
+export const interrupted = new AbortController()
+
 export function startChild(options: StartOptions): Child {
   mkdirSync(dirname(options.logFile), { recursive: true })
   const fd = openSync(options.logFile, 'a')
@@ -117,6 +123,7 @@ export function stopChildrenOnSignal(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\n${signal}: stopping ${running.size} child process(es)\n`)
+      interrupted.abort()
       stopAll(2000).finally(() => process.exit(130))
     })
   }

@@ -1,5 +1,9 @@
-// The pure parts of the bench, for other packages (the lab's reports) and for tests.
+// The bench's library: the BenchTarget contract a system implements (services/<system>/src/
+// bench-target.ts) with the helpers it starts and seeds with, and the pure parts (k6 CSV parsing,
+// per-step aggregation, knee detection, saturation attribution) for tests and other packages.
+// Percentiles, the Prometheus parser and the k6 runner are @faultline/measure's.
 
+export { type Child, startChild, stopChild, waitForHttp } from './children.ts'
 export { type K6Sample, parseK6Csv, parseK6Timestamp, streamK6Csv } from './k6-csv.ts'
 export {
   defaultKneeCriteria,
@@ -9,7 +13,7 @@ export {
   type KneeResult,
   kneeWindow,
 } from './knee-detect.ts'
-export { type PromSample, parsePrometheusText, sumSeries } from './prom.ts'
+export { genericMetrics, metricsFromPrometheus, named, type SeriesSelector } from './sampler.ts'
 export {
   type Attribution,
   attributeSaturation,
@@ -17,7 +21,25 @@ export {
   deriveSamples,
   type RawSample,
   type ResourceSample,
+  resourceSample,
   type SignalId,
 } from './saturation.ts'
-export { type LatencySummary, percentile, percentileSorted, summarizeLatency } from './stats.ts'
+export { inParallel, warmPaths } from './seeding.ts'
+export {
+  directConnections,
+  externalSystem,
+  type NodeSystemSpec,
+  startHello,
+  startNodeSystem,
+} from './servers.ts'
 export { planSteps, StepAggregator, type StepPlan, type StepStats } from './steps.ts'
+export {
+  type BenchTarget,
+  benchTargetPath,
+  defineBenchTarget,
+  loadBenchTarget,
+  type RunningSystem,
+  type StartSystemOptions,
+  type SystemMetric,
+  type SystemSignal,
+} from './target.ts'

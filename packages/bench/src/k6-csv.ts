@@ -7,13 +7,11 @@
  * Why CSV and after the run, not JSON streamed live: on a 2-core machine shared by k6, the service
  * and the infrastructure, a parser running during the ramp steals CPU from what it measures. CSV
  * rows are about a third of the size of JSON lines, and with `K6_CSV_TIME_FORMAT=unix_micro` they
- * carry microsecond timestamps (the default is whole seconds).
+ * carry microsecond timestamps (the default is whole seconds; @faultline/measure's runner sets it
+ * whenever it writes a CSV).
  */
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-
-/** Environment for a k6 child process so the CSV has microsecond timestamps. */
-export const k6CsvEnv = { K6_CSV_TIME_FORMAT: 'unix_micro' } as const
 
 /** System tags worth their bytes in the CSV; the others (url, proto, tls_version …) are dropped. */
 export const k6SystemTags = ['status', 'scenario', 'expected_response', 'error_code', 'name']

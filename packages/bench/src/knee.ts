@@ -1,28 +1,29 @@
 #!/usr/bin/env node
 /**
- * The knee finder: the maximum sustainable redirect rate (p99 ≤ 10 ms) and the component that
- * saturated first, read from metrics.
+ * The knee finder: a system's maximum sustainable rate (p99 within its objective) and the
+ * component that saturated first, read from metrics. The system is a BenchTarget
+ * (services/<system>/src/bench-target.ts, see target.ts); the shortener is the default.
  *
  *   node packages/bench/src/knee.ts                       # start the shortener, ramp, report
- *   node packages/bench/src/knee.ts --target hello        # the same against bare Fastify
+ *   node packages/bench/src/knee.ts --system shortener    # the same, named
+ *   node packages/bench/src/knee.ts --target hello        # the same ramp against bare Fastify
  *   node packages/bench/src/knee.ts --base-url http://127.0.0.1:3000 --path '/{code}'
  *
- * Steps: start the API and the click worker (unless --base-url), create and warm --codes links,
+ * Steps: start the system (its API and worker) unless --base-url, seed and warm --codes keys,
  * start sampling (/proc CPU of the API's event loop, the worker and k6; the machine's CPU; Redis
- * INFO; pg_stat_activity; the API's /metrics) every second, run loadtests/shortener/step-ramp.js
- * with k6 writing every request to a CSV, then compute each plateau's goodput and p99, find the
- * knee (knee-detect.ts), attribute it (saturation.ts), print a table and write
- * results/shortener/knee/<timestamp>/{knee.json,knee.md}.
+ * INFO; pg_stat_activity; the API's /metrics, with the target's own series) every second, run the
+ * target's step-ramp script with k6 writing every request to a CSV, then compute each plateau's
+ * goodput and p99, find the knee (knee-detect.ts), attribute it (saturation.ts, with the target's
+ * own signals), print a table and write results/<system>/knee/<timestamp>/{knee.json,knee.md}.
  */
 import { rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { repoRoot } from '@faultline/infra'
-import { stopAll, stopChildrenOnSignal } from './children.ts'
+import { ensureK6, repoRoot } from '@faultline/infra'
+import { runK6 } from '@faultline/measure'
+import { interrupted, stopAll, stopChildrenOnSignal } from './children.ts'
 import { failWith, positiveFlag } from './cli-args.ts'
-import { createCodes, warmCodes } from './codes.ts'
-import { streamK6Csv } from './k6-csv.ts'
-import { runK6 } from './k6-run.ts'
+import { k6SystemTags, streamK6Csv } from './k6-csv.ts'
 import { defaultKneeCriteria, findKnee, type KneeResult, kneeWindow } from './knee-detect.ts'
 import { machineInfo, machineLine } from './machine.ts'
 import { openModelVus } from './open-model.ts'
@@ -41,24 +42,30 @@ import {
   type ResourceSample,
   withDropped,
 } from './saturation.ts'
+import { externalSystem, helloPort, startHello } from './servers.ts'
 import { planSteps, StepAggregator, type StepStats } from './steps.ts'
-import { defaultPorts, externalTarget, type RunningTarget, startTarget, type TargetKind } from './targets.ts'
+import { type BenchTarget, loadBenchTarget, type RunningSystem } from './target.ts'
 
 const usage = `Usage: node packages/bench/src/knee.ts [options]
 
-Finds the highest redirect rate the shortener sustains with p99 ≤ --p99-ms, and which component
-saturated first (service CPU, Redis, Postgres pool, Kafka producer, or the machine), from metrics.
+Finds the highest rate a system sustains with p99 ≤ --p99-ms, and which component saturated first
+(service CPU, Redis, Postgres pool, the system's own queues, or the machine), from metrics.
 
-Target (default: start the shortener API + click worker on --port):
-  --target shortener|hello   what to start: the shortener, or the bare Fastify baseline
+Target (default: start the system's API + worker on --port):
+  --system NAME              the system, as in services/NAME (its src/bench-target.ts);
+                             default shortener
+  --target system|hello      what to start: the system, or the bare Fastify baseline
+                             (the system's name is accepted for system)
   --base-url URL             use a running server instead (loopback only); nothing is started
-  --path TEMPLATE            request path; {code} is replaced by a pre-created code
-                             (default /{code} for the shortener, / for hello)
-  --port N                   port for a started server (default 3300; hello 3310)
-  --codes N                  links to pre-create and warm when the path has {code} (default 1000)
-  --no-worker                do not start the click worker
-  --log-level L              LOG_LEVEL of a started shortener (default warn: no per-request logs)
-  --via-toxiproxy            connect a started shortener through Toxiproxy (default: direct ports)
+  --path TEMPLATE            request path; {code} is replaced by a seeded key
+                             (default: the system's request path, e.g. /{code}; / for hello)
+  --port N                   port for a started server (default: the system's, 3300 for the
+                             shortener; hello 3310)
+  --codes N                  keys to seed and warm when the path has {code} (default: the
+                             system's, 1000 for the shortener)
+  --no-worker                do not start the system's worker
+  --log-level L              LOG_LEVEL of a started system (default warn: no per-request logs)
+  --via-toxiproxy            connect a started system through Toxiproxy (default: direct ports)
 
 Ramp (bounded: refused if longer than --max-seconds):
   --start-rate N             first plateau, requests/s (default 500)
@@ -72,7 +79,7 @@ Ramp (bounded: refused if longer than --max-seconds):
                              objective; a step that needs more is past the knee anyway)
 
 Judgement:
-  --p99-ms N                 latency objective per plateau (default 10)
+  --p99-ms N                 latency objective per plateau (default: the system's, 10 ms)
   --max-error-rate F         (default 0.01)
   --abort-p99-ms N           stop the ramp once a plateau's p99 passes this (default 500)
   --pin none|split           split: k6 on CPU 0, the server on CPU 1 (default none)
@@ -84,11 +91,12 @@ const fail = failWith('knee')
 
 const { values } = parseArgs({
   options: {
-    target: { type: 'string', default: 'shortener' },
+    system: { type: 'string', default: 'shortener' },
+    target: { type: 'string', default: 'system' },
     'base-url': { type: 'string' },
     path: { type: 'string' },
     port: { type: 'string' },
-    codes: { type: 'string', default: '1000' },
+    codes: { type: 'string' },
     'no-worker': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'warn' },
     'via-toxiproxy': { type: 'boolean', default: false },
@@ -100,7 +108,7 @@ const { values } = parseArgs({
     'max-seconds': { type: 'string', default: '120' },
     vus: { type: 'string' },
     'max-vus': { type: 'string' },
-    'p99-ms': { type: 'string', default: String(defaultKneeCriteria.p99Ms) },
+    'p99-ms': { type: 'string' },
     'max-error-rate': { type: 'string', default: String(defaultKneeCriteria.maxErrorRate) },
     'abort-p99-ms': { type: 'string', default: '500' },
     pin: { type: 'string', default: 'none' },
@@ -119,9 +127,12 @@ if (values.help) {
 const positive = (name: string, raw: string | undefined, integer = true) =>
   positiveFlag(fail, name, raw, integer)
 
-const target = values.target as TargetKind
-if (target !== 'shortener' && target !== 'hello')
-  fail(`--target must be shortener or hello, got ${values.target}`)
+const bench: BenchTarget = await loadBenchTarget(values.system ?? 'shortener').catch((err: Error) =>
+  fail(err.message),
+)
+const target = values.target === bench.name ? 'system' : values.target
+if (target !== 'system' && target !== 'hello')
+  fail(`--target must be system (or ${bench.name}) or hello, got ${values.target}`)
 if (values.pin !== 'none' && values.pin !== 'split') fail(`--pin must be none or split, got ${values.pin}`)
 const baseUrlFlag = values['base-url']
 if (
@@ -130,9 +141,9 @@ if (
 ) {
   fail(`--base-url must be a loopback http URL (127.0.0.0/8, localhost, [::1]), got ${baseUrlFlag}`)
 }
-const pathTemplate = values.path ?? (target === 'hello' && baseUrlFlag === undefined ? '/' : '/{code}')
+const pathTemplate = values.path ?? (target === 'hello' && baseUrlFlag === undefined ? '/' : bench.path)
 if (!pathTemplate.startsWith('/')) fail(`--path must start with /, got ${pathTemplate}`)
-const port = values.port ? positive('port', values.port) : defaultPorts[target]
+const port = values.port ? positive('port', values.port) : target === 'hello' ? helloPort : bench.port
 const holdSeconds = positive('step-seconds', values['step-seconds'])
 const rampSeconds = positive('ramp-seconds', values['ramp-seconds'])
 const plan = planSteps({
@@ -150,7 +161,7 @@ if (planSeconds > maxSeconds) {
 }
 const criteria = {
   ...defaultKneeCriteria,
-  p99Ms: positive('p99-ms', values['p99-ms'], false),
+  p99Ms: positive('p99-ms', values['p99-ms'] ?? String(bench.p99ObjectiveMs), false),
   maxErrorRate: Number(values['max-error-rate']),
 }
 const sizedVus = openModelVus(plan.at(-1)?.targetRps ?? 0, criteria.p99Ms)
@@ -158,14 +169,14 @@ const vus = values.vus === undefined ? sizedVus : positive('vus', values.vus)
 const maxVus =
   values['max-vus'] === undefined ? Math.max(vus, sizedVus) : positive('max-vus', values['max-vus'])
 if (maxVus < vus) fail(`--max-vus (${maxVus}) must be at least --vus (${vus})`)
-const codeCount = positive('codes', values.codes)
+const codeCount = positive('codes', values.codes ?? String(bench.seedCount.knee))
 const pin = values.pin === 'split'
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
 async function main(): Promise<void> {
   stopChildrenOnSignal()
-  const system = target === 'hello' && baseUrlFlag === undefined ? 'hello-fastify' : 'shortener'
+  const system = target === 'hello' && baseUrlFlag === undefined ? 'hello-fastify' : bench.name
   const dir = resultsDir(system, 'knee', values.out)
   const machine = await machineInfo()
   log(`knee: ${machineLine(machine)}`)
@@ -173,44 +184,44 @@ async function main(): Promise<void> {
     `knee: ${plan.length} plateaus ${plan[0]?.targetRps}…${plan.at(-1)?.targetRps}/s, ${holdSeconds}s each (+${rampSeconds}s ramps) ≈ ${planSeconds}s; results in ${dir}`,
   )
 
-  let running: RunningTarget
-  if (baseUrlFlag !== undefined) running = externalTarget(baseUrlFlag, target === 'hello' ? null : '/metrics')
+  // k6 is built on first use (minutes on a cold Go cache), before anything is started.
+  await ensureK6()
+  let running: RunningSystem
+  if (baseUrlFlag !== undefined) running = externalSystem(baseUrlFlag, target === 'hello' ? null : '/metrics')
   else {
-    log(`knee: starting ${target} on port ${port}${pin ? ' (pinned to CPU 1)' : ''}`)
-    running = await startTarget(target, {
-      port,
-      logDir: dir,
-      ...(pin ? { cpus: '1' } : {}),
-      worker: !values['no-worker'],
-      viaToxiproxy: values['via-toxiproxy'],
-      env: { LOG_LEVEL: values['log-level'] ?? 'warn' },
-    })
+    log(`knee: starting ${system} on port ${port}${pin ? ' (pinned to CPU 1)' : ''}`)
+    const options = { port, logDir: dir, ...(pin ? { cpus: '1' } : {}) }
+    running =
+      target === 'hello'
+        ? await startHello(options)
+        : await bench.start({
+            ...options,
+            worker: !values['no-worker'],
+            viaToxiproxy: values['via-toxiproxy'],
+            env: { LOG_LEVEL: values['log-level'] ?? 'warn' },
+          })
   }
 
   try {
     let codesFile: string | undefined
     if (pathTemplate.includes('{code}')) {
-      log(`knee: creating ${codeCount} links and warming the cache`)
-      const codes = await createCodes(running.baseUrl, { count: codeCount })
-      const warm = await warmCodes(running.baseUrl, codes)
-      log(`knee: warm-up statuses ${JSON.stringify(warm)}`)
+      const codes = await bench.seed(running.baseUrl, codeCount, (line) => log(`knee: ${line}`))
       codesFile = join(dir, 'codes.json')
       writeFileSync(codesFile, JSON.stringify(codes))
     }
 
     const sampler = new Sampler({
-      ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
+      ...(running.metricsUrl ? { metricsUrl: running.metricsUrl, systemMetrics: bench.metrics } : {}),
       ...(running.pgApplicationPattern ? { pgApplicationPattern: running.pgApplicationPattern } : {}),
-      ...(running.kind === 'shortener' || running.kind === 'external'
-        ? {}
-        : { redisUrl: null, databaseUrl: null }),
+      // The hello-world touches neither Redis nor Postgres: their samples would only be noise.
+      ...(target === 'hello' && baseUrlFlag === undefined ? { redisUrl: null, databaseUrl: null } : {}),
       maxSamples: Math.ceil(planSeconds + 120),
       onSample: progress,
     })
     if (running.api) sampler.watch('api', running.api.pid, { mainThread: true })
     if (running.worker) sampler.watch('worker', running.worker.pid)
     await sampler.start()
-    // The warm-up's clicks flow through Kafka to the worker and Postgres: let that finish first.
+    // The seeding's side work (the shortener's clicks through Kafka to its worker) may still run.
     const settled = await sampler.settle(
       ['api', 'worker', 'postgres', 'kafka', 'redis', 'other'],
       0.3,
@@ -221,9 +232,10 @@ async function main(): Promise<void> {
     )
 
     const csvPath = join(dir, 'k6-samples.csv')
-    log('knee: ramping (k6 step-ramp.js)')
+    log(`knee: ramping (k6 ${bench.scripts.stepRamp})`)
     const run = await runK6({
-      script: join(repoRoot, 'loadtests', 'shortener', 'step-ramp.js'),
+      script: join(repoRoot, bench.scripts.stepRamp),
+      cwd: repoRoot,
       env: {
         BASE_URL: running.baseUrl,
         TARGET_PATH: pathTemplate,
@@ -238,11 +250,14 @@ async function main(): Promise<void> {
         ABORT_P99_MS: String(positive('abort-p99-ms', values['abort-p99-ms'], false)),
       },
       csvPath,
+      systemTags: k6SystemTags,
       summaryPath: join(dir, 'k6-summary.json'),
       logFile: join(dir, 'k6.log'),
       ...(pin ? { cpus: '0' } : {}),
+      gogc: 400,
       timeoutMs: (planSeconds + 180) * 1000,
-      onStart: (child) => sampler.watch('k6', child.pid),
+      signal: interrupted.signal,
+      onSpawn: (pid) => sampler.watch('k6', pid),
     })
     const raw = await sampler.stop()
     const workerExit = running.worker?.exitCode()
@@ -257,9 +272,9 @@ async function main(): Promise<void> {
     if (!values['keep-raw']) rmSync(csvPath)
     const steps = aggregator.steps(plan)
     const knee = findKnee(steps, criteria)
-    const samples = withDropped(deriveSamples(raw), aggregator.droppedBySecond())
+    const samples = withDropped(deriveSamples(raw, bench.metrics), aggregator.droppedBySecond())
     const window = kneeWindow(steps, knee, rampSeconds, run.endedAtMs)
-    const attribution = attributeSaturation(samples, window)
+    const attribution = attributeSaturation(samples, window, { systemSignals: bench.signals })
     const otherCores = meanCpuByGroup(samples, window).other ?? 0
     const interruptions = infraInterruptions(samples)
     const rows = stepRows(steps, knee, samples)
@@ -267,7 +282,7 @@ async function main(): Promise<void> {
     const report = {
       schema: 'faultline.knee/1',
       system,
-      target: running.kind,
+      target: baseUrlFlag !== undefined ? 'external' : target === 'hello' ? 'hello' : bench.name,
       baseUrl: running.baseUrl,
       path: pathTemplate,
       command: `node packages/bench/src/knee.ts ${process.argv.slice(2).join(' ')}`.trim(),
@@ -298,14 +313,14 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'knee.md'), md)
     process.stdout.write(
       `\n${textTable(
-        tableHeaders,
+        tableHeaders(),
         rows.map((r) => r.cells),
       )}\n\n${verdictLines(knee, attribution, otherCores).join('\n')}\n`,
     )
     for (const line of interruptionLines(interruptions)) process.stdout.write(`${line}\n`)
     if (workerExit !== undefined) {
       process.stdout.write(
-        `Warning: the click worker exited (code ${workerExit}) during the run: see ${running.worker?.logFile}\n`,
+        `Warning: the worker exited (code ${workerExit}) during the run: see ${running.worker?.logFile}\n`,
       )
     }
     linkLatest(dir)
@@ -323,14 +338,18 @@ function progress(sample: RawSample): void {
   previous = sample
   if (prev === undefined || sample.tMs - lastProgress < 5000) return
   lastProgress = sample.tMs
-  const [d] = deriveSamples([prev, sample])
+  const [d] = deriveSamples([prev, sample], bench.metrics)
   if (d === undefined) return
+  const own = bench.stepColumns.map(([id]) => `  ${id} ${num(d.system[id] ?? null)}`).join('')
   log(
-    `  ${new Date(sample.tMs).toISOString().slice(11, 19)}  service ${num(d.serviceCpu, 2)} cores  k6 ${num(d.k6Cpu, 2)}  machine ${pct(d.hostCpu, 0)}  redis ${num(d.redisCpu, 2)} (${num(d.redisOpsPerSec)} ops/s)  pool waiting ${num(d.poolWaiting)}  spool ${num(d.spool)}`,
+    `  ${new Date(sample.tMs).toISOString().slice(11, 19)}  service ${num(d.serviceCpu, 2)} cores  k6 ${num(d.k6Cpu, 2)}  machine ${pct(d.hostCpu, 0)}  redis ${num(d.redisCpu, 2)} (${num(d.redisOpsPerSec)} ops/s)  pool waiting ${num(d.poolWaiting)}${own}`,
   )
 }
 
-const tableHeaders = [
+/** The generic columns, the target's own gauges (their max per plateau), then the verdict. */
+const tableHeaders = () => [...genericHeaders, ...bench.stepColumns.map(([, header]) => header), 'verdict']
+
+const genericHeaders = [
   'step',
   'target/s',
   'goodput/s',
@@ -349,8 +368,6 @@ const tableHeaders = [
   'redis ops/s',
   'pg conns',
   'pool wait',
-  'spool max',
-  'verdict',
 ]
 
 interface Row {
@@ -366,7 +383,9 @@ function stepRows(steps: readonly StepStats[], knee: KneeResult, samples: readon
       const mean = meanResources(samples, window)
       const groups = meanCpuByGroup(samples, window)
       const poolWaitingMax = maxResource(samples, window, 'poolWaiting')
-      const spoolMax = maxResource(samples, window, 'spool')
+      const own = Object.fromEntries(
+        bench.stepColumns.map(([id]) => [`${id}Max`, maxResource(samples, window, { system: id })]),
+      )
       const verdict = knee.verdicts.find((v) => v.step === s.step)
       const mark =
         s.step === knee.kneeStep
@@ -396,10 +415,10 @@ function stepRows(steps: readonly StepStats[], knee: KneeResult, samples: readon
           num(mean.redisOpsPerSec),
           num(mean.pgConnections, 1),
           num(poolWaitingMax),
-          num(spoolMax),
+          ...bench.stepColumns.map(([id]) => num(own[`${id}Max`] ?? null)),
           mark,
         ],
-        resources: { ...mean, poolWaitingMax, spoolMax, cpuByGroup: groups } as Row['resources'],
+        resources: { ...mean, poolWaitingMax, ...own, cpuByGroup: groups } as Row['resources'],
       }
     })
 }
@@ -506,7 +525,7 @@ ${[
 A plateau is sustained when p99 ≤ ${report.knee.criteria.p99Ms} ms, errors ≤ ${pct(report.knee.criteria.maxErrorRate, 1)} and goodput ≥ ${pct(report.knee.criteria.minAchievedRatio, 0)} of the target. CPU columns are mean cores over the plateau: "svc loop" is the API's event-loop thread, "redis" Redis's main thread, "postgres" all Postgres processes (primary and replica), "kafka" the broker's JVM, "other" every process that is not part of this run (another test on the same machine shows up here); "machine" is the share of all ${m.cores} cores busy.
 
 ${markdownTable(
-  tableHeaders,
+  tableHeaders(),
   rows.map((r) => r.cells),
 )}
 

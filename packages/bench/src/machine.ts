@@ -1,7 +1,7 @@
 /** What a measured figure means nothing without: the machine, the software versions, the date. */
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
-import { k6Version } from './k6-run.ts'
+import { k6Version } from '@faultline/measure'
 
 export interface MachineInfo {
   date: string
@@ -32,7 +32,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     kernel: release(),
     node: process.version,
-    k6: await k6Version(),
+    k6: k6Version(),
     loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
   }
 }

@@ -1,21 +1,24 @@
 /**
  * Samples, once a second while the load runs, everything the saturation attribution reads: CPU of
  * the watched processes (/proc), the machine's CPU, Redis `INFO` (main-thread CPU, commands),
- * Postgres `pg_stat_activity`, and the service's `/metrics` (pool waiting, click spool, cache
- * hits). Each source is optional and fails on its own: a sample with a hole is still a sample.
+ * Postgres `pg_stat_activity`, and the service's `/metrics` (process CPU, pg pool waiting, and the
+ * series the system's BenchTarget names, e.g. the shortener's click spool and cache hits). Each source is optional and fails on its own: a sample with a hole is still a sample.
  * Redis and Postgres are read on their direct ports, not through Toxiproxy: this is admin work.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { directEnv } from '@faultline/infra'
+import { type MetricSample, parsePrometheusText, sumSeries } from '@faultline/measure'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { cpuGroup, hostCpuJiffies, processCpuSeconds, processTable } from './proc.ts'
-import { type PromSample, parsePrometheusText, sumSeries } from './prom.ts'
 import { cpuByGroup, type RawSample } from './saturation.ts'
+import type { SystemMetric } from './target.ts'
 
 export interface SamplerOptions {
   /** The service whose `/metrics` to read; undefined: none. */
   metricsUrl?: string
+  /** The system's own series to read from it (its BenchTarget's `metrics`). */
+  systemMetrics?: Record<string, SystemMetric>
   /** Redis to read INFO from (default: the cache Redis, direct); null: none. */
   redisUrl?: string | null
   /** Postgres to count connections on (default: the primary, direct); null: none. */
@@ -30,61 +33,47 @@ export interface SamplerOptions {
 }
 
 /** Picks the series of one quantity out of a /metrics scrape (summed when several match). */
-export type SeriesSelector = (sample: PromSample) => boolean
+export type SeriesSelector = (sample: MetricSample) => boolean
 
-const named =
+/** Series called `name` whose labels include `labels`. */
+export const named =
   (name: string, labels: Record<string, string> = {}): SeriesSelector =>
   (s) =>
     s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
 
-/** The first selector that matches anything in the scrape wins (names changed as the kit landed). */
-const firstOf =
-  (...selectors: SeriesSelector[]) =>
-  (samples: readonly PromSample[]): PromSample[] => {
-    for (const select of selectors) {
-      const found = samples.filter(select)
-      if (found.length > 0) return found
-    }
-    return []
-  }
-
 /**
- * What the sampler reads from a service's /metrics: the shortener's names
- * (services/shortener/src/metrics.ts), the pg pool gauges, and prom-client's default process
- * metrics. A service that exports none of them yields no values (the bare Fastify baseline has no
- * /metrics at all). Several series of one quantity (one per pool, per label) are summed.
+ * What the sampler reads from every service's /metrics: prom-client's process CPU and the kit's
+ * pg pool gauges (`pg_pool_*`, or any `…pool…waiting` gauge a service writes itself). A service
+ * that exports none of them yields no values (the bare Fastify baseline has no /metrics at all).
  */
-export const metricSelectors: Record<
-  keyof NonNullable<RawSample['metrics']>,
-  (samples: readonly PromSample[]) => PromSample[]
-> = {
-  processCpuSeconds: firstOf(named('process_cpu_seconds_total')),
-  poolWaiting: firstOf(
-    named('pg_pool_requests_waiting'),
-    named('shortener_db_pool_connections', { state: 'waiting' }),
-    (s) => /pool.*waiting/.test(s.name) && !/_(bucket|sum|count)$/.test(s.name),
-  ),
-  poolTotal: firstOf(
-    named('pg_pool_clients_total'),
-    named('shortener_db_pool_connections', { state: 'total' }),
-  ),
-  spool: firstOf(named('shortener_clicks_spooled')),
-  clicksDropped: firstOf(named('shortener_clicks_dropped_total')),
-  clicksRecorded: firstOf(named('shortener_clicks_recorded_total')),
-  clicksPublished: firstOf(named('shortener_clicks_published_total')),
-  cacheHits: firstOf(named('shortener_cache_hits_total')),
-  cacheMisses: firstOf(named('shortener_cache_misses_total')),
-  dbLookups: firstOf(named('shortener_db_lookups_total')),
+export const genericMetrics: Record<'processCpuSeconds' | 'poolWaiting' | 'poolTotal', SystemMetric> = {
+  processCpuSeconds: { kind: 'counter', select: [named('process_cpu_seconds_total')] },
+  poolWaiting: {
+    kind: 'gauge',
+    select: [
+      named('pg_pool_requests_waiting'),
+      (s) => /pool.*waiting/.test(s.name) && !/_(bucket|sum|count)$/.test(s.name),
+    ],
+  },
+  poolTotal: { kind: 'gauge', select: [named('pg_pool_clients_total')] },
 }
 
-export function metricsFromPrometheus(samples: readonly PromSample[]): NonNullable<RawSample['metrics']> {
-  const out: NonNullable<RawSample['metrics']> = {}
-  for (const [key, select] of Object.entries(metricSelectors) as [
-    keyof typeof metricSelectors,
-    (samples: readonly PromSample[]) => PromSample[],
-  ][]) {
-    const value = sumSeries(select(samples))
-    if (value !== undefined) out[key] = value
+/**
+ * The generic series and the system's own, each summed over its matching series (one per pool,
+ * per label); for each, the first selector that matches anything wins.
+ */
+export function metricsFromPrometheus(
+  samples: readonly MetricSample[],
+  systemMetrics: Record<string, SystemMetric> = {},
+): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [key, metric] of Object.entries({ ...genericMetrics, ...systemMetrics })) {
+    for (const select of metric.select) {
+      const value = sumSeries(samples.filter(select))
+      if (value === undefined) continue
+      out[key] = value
+      break
+    }
   }
   return out
 }
@@ -262,7 +251,7 @@ export class Sampler {
         this.errors.set('metrics', `${url} answered ${res.status}`)
         return undefined
       }
-      return metricsFromPrometheus(parsePrometheusText(await res.text()))
+      return metricsFromPrometheus(parsePrometheusText(await res.text()), this.#options.systemMetrics)
     } catch (err) {
       this.errors.set('metrics', `${url}: ${(err as Error).message}`)
       return undefined

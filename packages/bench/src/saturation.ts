@@ -1,19 +1,21 @@
 /**
  * Which component saturated first, read from metrics sampled every second during the ramp — not
- * guessed from the latency curve. Each candidate is a signal with a threshold:
+ * guessed from the latency curve. Each candidate is a signal with a threshold; these are every
+ * system's, and a system adds its own queues through its BenchTarget's `signals` (the shortener's
+ * `kafka-producer`, below, lives in services/shortener/src/bench-target.ts):
  *
  *   service-cpu     the API's event-loop thread, in cores (≥ 0.9: the one thread Node runs
  *                   JavaScript on is pinned; adding load only adds queueing);
  *   redis-cpu       Redis's main thread, in cores (≥ 0.9: Redis executes commands on one thread);
  *   postgres-pool   requests waiting for a pg pool connection (> 0: the pool, or Postgres behind
  *                   it, is the limit);
- *   kafka-producer  the click spool holding more than one full batch (≥ 5 000 events, the
+ *   (the shortener's kafka-producer: the click spool holding more than one full batch (≥ 5 000 events, the
  *                   default CLICK_BATCH_MAX), or any click dropped because the spool was full:
  *                   a flusher that keeps up empties the spool every CLICK_FLUSH_INTERVAL_MS, so
  *                   between flushes it holds rate × interval (≈ 1 100 at 5 500/s) — a sawtooth,
  *                   not a backlog. Growth between two once-a-second samples cannot tell the two
  *                   apart (it named the producer at 5 500/s while the spool never held a batch);
- *                   a level above a whole batch can: the producer no longer keeps up;
+ *                   a level above a whole batch can: the producer no longer keeps up);
  *   host-cpu        all cores of the machine busy (≥ 95%): on a 2-core machine shared by k6, the
  *                   service and the infrastructure, the machine itself can be the limit;
  *   load-generator  k6 dropped iterations (≥ 1/s): it could not start requests on time — every VU
@@ -25,6 +27,8 @@
  * over their threshold in the knee window (from the ramp into the last sustained step to the end of
  * the knee step): the first thing to run out is the bottleneck; what follows is its consequence.
  */
+
+import type { SystemSignal } from './target.ts'
 
 /** One sample of cumulative counters and gauges, as read (see sampler.ts). */
 export interface RawSample {
@@ -39,19 +43,11 @@ export interface RawSample {
   redis?: { cpuSeconds: number; mainThreadCpuSeconds?: number; commands: number; opsPerSec: number }
   /** This run's connections (by application_name), the active ones, and all of the database's. */
   pg?: { connections: number; active: number; all?: number }
-  /** From the service's /metrics. */
-  metrics?: {
-    processCpuSeconds?: number
-    poolWaiting?: number
-    poolTotal?: number
-    spool?: number
-    clicksDropped?: number
-    clicksRecorded?: number
-    clicksPublished?: number
-    cacheHits?: number
-    cacheMisses?: number
-    dbLookups?: number
-  }
+  /**
+   * From the service's /metrics: the generic `processCpuSeconds`, `poolWaiting`, `poolTotal`
+   * (see sampler.ts) and the target's own series under their ids.
+   */
+  metrics?: Record<string, number>
 }
 
 /** Per-second values derived from two consecutive raw samples (null: not measured). */
@@ -70,15 +66,33 @@ export interface ResourceSample {
   pgConnections: number | null
   pgActive: number | null
   poolWaiting: number | null
-  spool: number | null
-  clicksDroppedPerSec: number | null
-  cacheHitsPerSec: number | null
-  cacheMissesPerSec: number | null
-  dbLookupsPerSec: number | null
+  /** The target's own series by id: a gauge as read, a counter per second (null: not measured). */
+  system: Record<string, number | null>
   /** Iterations k6 dropped in this second (merged from k6's output by withDropped). */
   k6DroppedPerSec: number | null
   /** CPU in cores per group (api, worker, k6, postgres, redis, kafka, toxiproxy, other). */
   cpuByGroup: Record<string, number>
+}
+
+/** A sample in which nothing was measured, with `values` set: for tests of signals and tables. */
+export function resourceSample(tMs: number, values: Partial<ResourceSample> = {}): ResourceSample {
+  return {
+    tMs,
+    serviceCpu: null,
+    serviceProcessCpu: null,
+    workerCpu: null,
+    k6Cpu: null,
+    hostCpu: null,
+    redisCpu: null,
+    redisOpsPerSec: null,
+    pgConnections: null,
+    pgActive: null,
+    poolWaiting: null,
+    system: {},
+    k6DroppedPerSec: null,
+    cpuByGroup: {},
+    ...values,
+  }
 }
 
 function rate(a: number | undefined, b: number | undefined, seconds: number): number | null {
@@ -113,16 +127,22 @@ export function cpuByGroup(a: RawSample, b: RawSample, seconds: number): Record<
   return out
 }
 
+/** Whether each of the target's series is a counter (derived as a rate) or a gauge. */
+export type MetricKinds = Readonly<Record<string, { kind: 'counter' | 'gauge' }>>
+
 /** Rates between consecutive samples; the first sample only anchors the second. */
-export function deriveSamples(raw: readonly RawSample[]): ResourceSample[] {
+export function deriveSamples(raw: readonly RawSample[], systemMetrics: MetricKinds = {}): ResourceSample[] {
   const out: ResourceSample[] = []
   for (let i = 1; i < raw.length; i++) {
     const a = raw[i - 1] as RawSample
     const b = raw[i] as RawSample
     const s = (b.tMs - a.tMs) / 1000
     const cpu = (key: string) => rate(a.cpuSeconds[key], b.cpuSeconds[key], s)
-    const metricRate = (key: keyof NonNullable<RawSample['metrics']>) =>
-      rate(a.metrics?.[key], b.metrics?.[key], s)
+    const metricRate = (key: string) => rate(a.metrics?.[key], b.metrics?.[key], s)
+    const system: Record<string, number | null> = {}
+    for (const [id, { kind }] of Object.entries(systemMetrics)) {
+      system[id] = kind === 'counter' ? metricRate(id) : (b.metrics?.[id] ?? null)
+    }
     const hostTotal = a.host && b.host ? b.host.total - a.host.total : 0
     const redisCpu = rate(
       a.redis?.mainThreadCpuSeconds ?? a.redis?.cpuSeconds,
@@ -141,11 +161,7 @@ export function deriveSamples(raw: readonly RawSample[]): ResourceSample[] {
       pgConnections: b.pg?.connections ?? null,
       pgActive: b.pg?.active ?? null,
       poolWaiting: b.metrics?.poolWaiting ?? null,
-      spool: b.metrics?.spool ?? null,
-      clicksDroppedPerSec: metricRate('clicksDropped'),
-      cacheHitsPerSec: metricRate('cacheHits'),
-      cacheMissesPerSec: metricRate('cacheMisses'),
-      dbLookupsPerSec: metricRate('dbLookups'),
+      system,
       k6DroppedPerSec: null,
       cpuByGroup: cpuByGroup(a, b, s),
     })
@@ -153,13 +169,14 @@ export function deriveSamples(raw: readonly RawSample[]): ResourceSample[] {
   return out
 }
 
+/** The generic signals' ids, or a target signal's own id. */
 export type SignalId =
   | 'service-cpu'
   | 'redis-cpu'
   | 'postgres-pool'
-  | 'kafka-producer'
   | 'host-cpu'
   | 'load-generator'
+  | (string & {})
 
 export interface SignalSpec {
   id: SignalId
@@ -174,8 +191,6 @@ export interface SaturationThresholds {
   serviceCpu: number
   redisCpu: number
   poolWaiting: number
-  /** Events in the spool that mean a backlog: one full batch (CLICK_BATCH_MAX's default). */
-  spoolBacklog: number
   hostCpu: number
   droppedPerSec: number
 }
@@ -185,12 +200,25 @@ export const defaultSaturationThresholds: SaturationThresholds = {
   redisCpu: 0.9,
   // "> 0": any waiter at all. Gauges are integers, so ≥ 0.5 means ≥ 1.
   poolWaiting: 0.5,
-  spoolBacklog: 5000,
   hostCpu: 0.95,
   droppedPerSec: 1,
 }
 
-export function signalSpecs(t: SaturationThresholds = defaultSaturationThresholds): SignalSpec[] {
+/**
+ * The generic signals with the target's own after the Postgres pool: in a same-second tie the
+ * order decides, and a system's queue is nearer the cause than the machine or the generator.
+ */
+export function signalSpecs(
+  t: SaturationThresholds = defaultSaturationThresholds,
+  systemSignals: readonly SystemSignal[] = [],
+): SignalSpec[] {
+  const own: SignalSpec[] = systemSignals.map((signal) => ({
+    id: signal.id,
+    component: signal.component,
+    threshold: signal.threshold,
+    unit: signal.unit,
+    value: (s, i) => signal.value(s[i] as ResourceSample),
+  }))
   return [
     {
       id: 'service-cpu',
@@ -213,20 +241,7 @@ export function signalSpecs(t: SaturationThresholds = defaultSaturationThreshold
       unit: 'waiting',
       value: (s, i) => (s[i] as ResourceSample).poolWaiting,
     },
-    {
-      id: 'kafka-producer',
-      component: 'Kafka producer (click spool backlog)',
-      threshold: t.spoolBacklog,
-      unit: 'events',
-      value: (s, i) => {
-        const now = s[i] as ResourceSample
-        // Dropping because the spool is full is saturation by definition, whatever the level.
-        if (now.clicksDroppedPerSec !== null && now.clicksDroppedPerSec > 0) {
-          return Math.max(now.spool ?? 0, t.spoolBacklog)
-        }
-        return now.spool
-      },
-    },
+    ...own,
     {
       id: 'host-cpu',
       component: 'machine CPU (all cores, shared by k6, the service and the infrastructure)',
@@ -278,10 +293,14 @@ export interface Attribution {
 export function attributeSaturation(
   samples: readonly ResourceSample[],
   window: Window,
-  options: { sustain?: number; thresholds?: SaturationThresholds } = {},
+  options: {
+    sustain?: number
+    thresholds?: SaturationThresholds
+    systemSignals?: readonly SystemSignal[]
+  } = {},
 ): Attribution {
   const sustain = options.sustain ?? 2
-  const specs = signalSpecs(options.thresholds)
+  const specs = signalSpecs(options.thresholds, options.systemSignals)
   const reports = specs.map((spec) => reportSignal(spec, samples, window, sustain))
   const crossed = reports
     .map((r, order) => ({ r, order }))
@@ -353,7 +372,7 @@ export function meanResources(
 ): Partial<Record<keyof ResourceSample, number | null>> {
   const inWindow = samples.filter((s) => s.tMs >= window.startMs && s.tMs <= window.endMs)
   const keys = Object.keys(samples[0] ?? {}).filter(
-    (k) => k !== 'tMs' && k !== 'cpuByGroup',
+    (k) => k !== 'tMs' && k !== 'cpuByGroup' && k !== 'system',
   ) as (keyof ResourceSample)[]
   const out: Partial<Record<keyof ResourceSample, number | null>> = {}
   for (const key of keys) {
@@ -379,12 +398,12 @@ export function meanCpuByGroup(samples: readonly ResourceSample[], window: Windo
 export function maxResource(
   samples: readonly ResourceSample[],
   window: Window,
-  key: Exclude<keyof ResourceSample, 'cpuByGroup'>,
+  key: Exclude<keyof ResourceSample, 'cpuByGroup' | 'system'> | { system: string },
 ): number | null {
   let max: number | null = null
   for (const s of samples) {
     if (s.tMs < window.startMs || s.tMs > window.endMs) continue
-    const v = s[key]
+    const v = typeof key === 'string' ? s[key] : (s.system[key.system] ?? null)
     if (v !== null && Number.isFinite(v)) max = max === null ? v : Math.max(max, v)
   }
   return max

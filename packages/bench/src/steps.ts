@@ -4,8 +4,9 @@
  * (`step=ramp-03`); only plateau requests count towards a step, so the ramps never blur a step's
  * rate or latency.
  */
+
+import { type LatencySummary, summarizeLatency } from '@faultline/measure'
 import type { K6Sample } from './k6-csv.ts'
-import { type LatencySummary, summarizeLatency } from './stats.ts'
 
 export interface StepPlan {
   /** `01`, `02` …: the tag step-ramp.js puts on the plateau's requests. */

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { repoRoot } from '@faultline/infra'
-import { streamK6Csv } from '../src/k6-csv.ts'
-import { runK6 } from '../src/k6-run.ts'
+import { runK6 } from '@faultline/measure'
+import { k6SystemTags, streamK6Csv } from '../src/k6-csv.ts'
 import { planSteps, StepAggregator } from '../src/steps.ts'
 
 test('step-ramp.js tags every plateau request with its step, and the CSV reads back into steps', async (t) => {
@@ -40,6 +40,7 @@ test('step-ramp.js tags every plateau request with its step, and the CSV reads b
       MAX_VUS: '20',
     },
     csvPath,
+    systemTags: k6SystemTags,
     summaryPath: join(dir, 'summary.json'),
     logFile: join(dir, 'k6.log'),
     timeoutMs: 60_000,

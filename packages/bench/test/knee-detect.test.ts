@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { summarizeLatency } from '@faultline/measure'
 import { defaultKneeCriteria, findKnee, judgeStep, kneeWindow } from '../src/knee-detect.ts'
-import { summarizeLatency } from '../src/stats.ts'
 import type { StepStats } from '../src/steps.ts'
 
 /** A synthetic step: `target` offered, `goodput` delivered, latencies with the given p99. */

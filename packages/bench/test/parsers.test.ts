@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { parsePrometheusText, sumSeries } from '@faultline/measure'
 import { cpuGroup, parseProcEntry, parseProcStat, parseStatTicks } from '../src/proc.ts'
-import { parsePrometheusText, sumSeries } from '../src/prom.ts'
-import { metricsFromPrometheus, parseRedisInfo } from '../src/sampler.ts'
+import { metricsFromPrometheus, named, parseRedisInfo } from '../src/sampler.ts'
+import type { SystemMetric } from '../src/target.ts'
 
 const scrape = `# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
@@ -34,8 +35,21 @@ test('the Prometheus text parser reads names, labels (escapes included) and valu
   assert.equal(sumSeries(samples, /^nothing$/), undefined)
 })
 
-test('the shortener metrics the sampler needs are picked and summed across labels', () => {
-  assert.deepEqual(metricsFromPrometheus(parsePrometheusText(scrape)), {
+/** A target's own series, as services/shortener/src/bench-target.ts declares them. */
+const systemMetrics: Record<string, SystemMetric> = {
+  spool: { kind: 'gauge', select: [named('shortener_clicks_spooled')] },
+  clicksDropped: { kind: 'counter', select: [named('shortener_clicks_dropped_total')] },
+  cacheHits: {
+    kind: 'counter',
+    select: [named('nothing_by_this_name'), named('shortener_cache_hits_total')],
+  },
+  cacheMisses: { kind: 'counter', select: [named('shortener_cache_misses_total')] },
+  dbLookups: { kind: 'counter', select: [named('shortener_db_lookups_total')] },
+}
+
+test("the generic series and the target's own are picked and summed across labels", () => {
+  // cacheHits: the first selector matches nothing, so the second is used; dbLookups: absent.
+  assert.deepEqual(metricsFromPrometheus(parsePrometheusText(scrape), systemMetrics), {
     processCpuSeconds: 20.5,
     poolWaiting: 3,
     poolTotal: 10,
@@ -44,11 +58,15 @@ test('the shortener metrics the sampler needs are picked and summed across label
     cacheHits: 1000,
     cacheMisses: 7,
   })
-  const older = parsePrometheusText(
-    'shortener_db_pool_connections{state="waiting"} 4\nshortener_db_pool_connections{state="total"} 9\n',
-  )
-  assert.equal(metricsFromPrometheus(older).poolWaiting, 4)
-  assert.equal(metricsFromPrometheus(older).poolTotal, 9)
+  // Without a target, only what every service exposes.
+  assert.deepEqual(metricsFromPrometheus(parsePrometheusText(scrape)), {
+    processCpuSeconds: 20.5,
+    poolWaiting: 3,
+    poolTotal: 10,
+  })
+  // A service writing its own pool gauge is still read by the generic `…pool…waiting` fallback.
+  const own = parsePrometheusText('myapp_pool_waiting{pool="a"} 4\nmyapp_pool_waiting_bucket{le="1"} 9\n')
+  assert.equal(metricsFromPrometheus(own).poolWaiting, 4)
 })
 
 test('Redis INFO gives total and main-thread CPU and the command count', () => {

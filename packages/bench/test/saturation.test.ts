@@ -8,34 +8,34 @@ import {
   meanCpuByGroup,
   type RawSample,
   type ResourceSample,
+  resourceSample,
   withDropped,
 } from '../src/saturation.ts'
+import type { BenchTarget } from '../src/target.ts'
 
 const t0 = 1_700_000_000_000
+/** A system's own series and signal, as a BenchTarget declares them (a queue of its own). */
+const own: Pick<BenchTarget, 'metrics' | 'signals'> = {
+  metrics: {
+    queued: { kind: 'gauge', select: [] },
+    handled: { kind: 'counter', select: [] },
+    dropped: { kind: 'counter', select: [] },
+  },
+  signals: [
+    {
+      id: 'own-queue',
+      component: "the system's queue",
+      threshold: 5000,
+      unit: 'items',
+      value: (s) => s.system.queued ?? null,
+    },
+  ],
+}
+const ownSignals = { systemSignals: own.signals }
 
 /** A synthetic per-second series: every field null unless `values` sets it for that second. */
 function series(seconds: number, values: (i: number) => Partial<ResourceSample>): ResourceSample[] {
-  return Array.from({ length: seconds }, (_, i) => ({
-    tMs: t0 + i * 1000,
-    serviceCpu: null,
-    serviceProcessCpu: null,
-    workerCpu: null,
-    k6Cpu: null,
-    hostCpu: null,
-    redisCpu: null,
-    redisOpsPerSec: null,
-    pgConnections: null,
-    pgActive: null,
-    poolWaiting: null,
-    spool: null,
-    clicksDroppedPerSec: null,
-    cacheHitsPerSec: null,
-    cacheMissesPerSec: null,
-    dbLookupsPerSec: null,
-    k6DroppedPerSec: null,
-    cpuByGroup: {},
-    ...values(i),
-  }))
+  return Array.from({ length: seconds }, (_, i) => resourceSample(t0 + i * 1000, values(i)))
 }
 
 const at = (second: number) => t0 + second * 1000
@@ -48,18 +48,18 @@ test('deriveSamples turns cumulative counters into per-second rates', () => {
       cpuSeconds: { api: 10, 'api-main': 8, k6: 5 },
       host: { busy: 1000, total: 2000 },
       redis: { cpuSeconds: 3, mainThreadCpuSeconds: 2, commands: 100, opsPerSec: 0 },
-      metrics: { cacheHits: 50, spool: 10, poolWaiting: 0, clicksDropped: 0 },
+      metrics: { handled: 50, queued: 10, poolWaiting: 0, dropped: 0 },
     },
     {
       tMs: t0 + 2000,
       cpuSeconds: { api: 11.5, 'api-main': 9, k6: 6 },
       host: { busy: 1300, total: 2400 },
       redis: { cpuSeconds: 3.5, mainThreadCpuSeconds: 2.2, commands: 700, opsPerSec: 290 },
-      metrics: { cacheHits: 250, spool: 40, poolWaiting: 2, clicksDropped: 0 },
+      metrics: { handled: 250, queued: 40, poolWaiting: 2, dropped: 0 },
       pg: { connections: 11, active: 3 },
     },
   ]
-  const [d] = deriveSamples(raw)
+  const [d] = deriveSamples(raw, { ...own.metrics, absent: { kind: 'counter' } })
   assert.ok(d)
   assert.equal(d.serviceCpu, 0.5) // the event-loop thread, preferred over the process
   assert.equal(d.serviceProcessCpu, 0.75)
@@ -67,11 +67,12 @@ test('deriveSamples turns cumulative counters into per-second rates', () => {
   assert.equal(d.hostCpu, 0.75)
   assert.ok(Math.abs((d.redisCpu ?? 0) - 0.1) < 1e-9) // main thread, not the whole server
   assert.equal(d.redisOpsPerSec, 300)
-  assert.equal(d.cacheHitsPerSec, 100)
-  assert.equal(d.spool, 40)
+  assert.equal(d.system.handled, 100) // a counter: per second
+  assert.equal(d.system.queued, 40) // a gauge: as read
   assert.equal(d.poolWaiting, 2)
   assert.equal(d.pgConnections, 11)
-  assert.equal(d.clicksDroppedPerSec, 0)
+  assert.equal(d.system.dropped, 0)
+  assert.equal(d.system.absent, null) // not in the scrape: not measured
   assert.equal(d.workerCpu, null)
 })
 
@@ -128,7 +129,7 @@ test('the service CPU pinned at one core before anything else is the bottleneck'
     redisCpu: 0.2,
     hostCpu: i >= 14 ? 0.97 : 0.7,
     poolWaiting: 0,
-    spool: 100,
+    system: { queued: 100 },
   }))
   const a = attributeSaturation(samples, window)
   assert.equal(a.saturated?.id, 'service-cpu')
@@ -170,24 +171,38 @@ test('a crossing that ended before the window does not count', () => {
   assert.equal(a.signals.find((s) => s.id === 'service-cpu')?.crossedAtMs, null)
 })
 
-test('a click spool holding more than a batch, or dropping for a full spool, is the Kafka producer', () => {
-  const growing = series(25, (i) => ({ spool: i < 10 ? 200 : 200 + (i - 10) * 1000, serviceCpu: 0.6 }))
-  const a = attributeSaturation(growing, window)
-  assert.equal(a.saturated?.id, 'kafka-producer')
-  assert.equal(a.saturated?.crossedAtMs, at(15))
-  // A spool bounded below one batch (CLICK_SPOOL_MAX 1 000) that fills and drops: saturated all the same.
-  const dropping = series(25, (i) => ({
-    spool: i >= 13 ? 1000 : 200,
-    clicksDroppedPerSec: i >= 13 ? 500 : 0,
+test("a target's own signal names its queue; without the target the bench knows no such queue", () => {
+  const growing = series(25, (i) => ({
+    system: { queued: i < 10 ? 200 : 200 + (i - 10) * 1000 },
+    serviceCpu: 0.6,
   }))
-  assert.equal(attributeSaturation(dropping, window).saturated?.crossedAtMs, at(13))
+  const a = attributeSaturation(growing, window, ownSignals)
+  assert.equal(a.saturated?.id, 'own-queue')
+  assert.equal(a.saturated?.crossedAtMs, at(15))
+  assert.equal(attributeSaturation(growing, window).saturated, null)
 })
 
-test("the spool's sawtooth between flushes is not a backlog, however it is sampled", () => {
-  // Sampled once a second, a spool flushed five times a second reads anywhere between 0 and
-  // rate × 200 ms: two samples 3 s apart can differ by more than a thousand events.
-  const sawtooth = series(25, (i) => ({ spool: [80, 1102, 300, 950, 40][i % 5] as number, serviceCpu: 0.4 }))
-  assert.equal(attributeSaturation(sawtooth, window).saturated, null)
+test("a target's own signal is judged after the Postgres pool and before the machine in a tie", () => {
+  const tie = series(25, (i) => ({
+    poolWaiting: i >= 12 ? 2 : 0,
+    hostCpu: i >= 12 ? 0.99 : 0.5,
+    system: { queued: i >= 12 ? 9000 : 100 },
+  }))
+  const ids = attributeSaturation(tie, window, ownSignals).signals.map((s) => s.id)
+  assert.deepEqual(ids, [
+    'service-cpu',
+    'redis-cpu',
+    'postgres-pool',
+    'own-queue',
+    'host-cpu',
+    'load-generator',
+  ])
+  assert.equal(attributeSaturation(tie, window, ownSignals).saturated?.id, 'postgres-pool')
+  const noPool = series(25, (i) => ({
+    hostCpu: i >= 12 ? 0.99 : 0.5,
+    system: { queued: i >= 12 ? 9000 : 100 },
+  }))
+  assert.equal(attributeSaturation(noPool, window, ownSignals).saturated?.id, 'own-queue')
 })
 
 test('dropped k6 iterations name the load generator, but after the service in the same second', () => {

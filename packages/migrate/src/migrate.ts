@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelayMs } from '@faultline/resilience'
 import pg from 'pg'
 import { loadMigrations, type Migration } from './migrations.ts'
 
@@ -136,12 +137,6 @@ async function openSession(opts: MigrateOptions): Promise<Session> {
   }
 }
 
-function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
-  // Full jitter: a uniform delay in [0, min(max, base·2^attempt)], so several instances that
-  // all timed out behind the same reader do not come back in lockstep.
-  return Math.random() * Math.min(maxMs, baseMs * 2 ** attempt)
-}
-
 async function acquireAdvisoryLock(client: Queryable, key: string, waitMs: number, signal?: AbortSignal) {
   const deadline = Date.now() + waitMs
   for (;;) {
@@ -267,7 +262,9 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateResult> {
             const code = (err as { code?: string }).code
             if (code !== lockNotAvailable || attempt > retries)
               throw new MigrationFailedError(migration, attempt, err)
-            const delayMs = backoffMs(attempt - 1, baseMs, maxMs)
+            // Full jitter: several instances that all timed out behind the same reader do not
+            // come back in lockstep.
+            const delayMs = backoffDelayMs(attempt - 1, { backoff: 'full-jitter', baseMs, capMs: maxMs })
             log.warn(
               { version: migration.version, name: migration.name, attempt, delayMs: Math.round(delayMs) },
               'migration hit lock_timeout; retrying',

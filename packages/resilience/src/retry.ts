@@ -5,12 +5,19 @@ import type { RetryBudget } from './retry-budget.ts'
 import { withTimeout } from './timeout.ts'
 
 /**
+ * The one backoff of Faultline: every retry loop, in the packages and the services, takes its
+ * sleep from `backoffDelayMs` instead of writing the formula again.
+ *
  * - `full-jitter` (default): sleep `random() * min(capMs, baseMs * 2^n)` before retry n (0-based),
  *   so clients that failed together do not come back together.
- * - `exponential`: the same without jitter; the retries of many clients stay synchronised.
+ * - `equal-jitter`: half of that ceiling fixed, the other half random. For a loop that retries one
+ *   dependency until it is back (a click publisher, a consumer applying a batch): the fixed half
+ *   keeps it from spinning at near-zero sleeps while the dependency is down, the random half
+ *   still spreads instances apart.
+ * - `exponential`: the ceiling without jitter; the retries of many clients stay synchronised.
  * - `none`: retry at once, the naive policy of pm06 that turns a slowdown into an overload.
  */
-export type Backoff = 'none' | 'exponential' | 'full-jitter'
+export type Backoff = 'none' | 'exponential' | 'full-jitter' | 'equal-jitter'
 
 /** Why a failed attempt was the last one. */
 export type RetryStop = 'not-retryable' | 'max-attempts' | 'aborted' | 'deadline' | 'budget'
@@ -82,8 +89,11 @@ export function backoffDelayMs(
 ): number {
   const { backoff = 'full-jitter', baseMs = DEFAULT_BASE_MS, capMs = DEFAULT_CAP_MS } = policy
   if (backoff === 'none') return 0
+  // 2 ** retryIndex overflows to Infinity past ~1 000 retries; min() then gives capMs, as it should.
   const ceilingMs = Math.min(capMs, baseMs * 2 ** retryIndex)
-  return backoff === 'exponential' ? ceilingMs : random() * ceilingMs
+  if (backoff === 'exponential') return ceilingMs
+  if (backoff === 'equal-jitter') return ceilingMs / 2 + (random() * ceilingMs) / 2
+  return random() * ceilingMs
 }
 
 /**

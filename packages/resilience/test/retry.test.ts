@@ -88,6 +88,28 @@ test('full-jitter sleeps stay within [0, cap] for any random in [0, 1)', () => {
   assert.equal(backoffDelayMs(1, { backoff: 'exponential', baseMs: 100 }), 200)
 })
 
+test('equal-jitter sleeps half the ceiling plus a random half, and stays at the cap after many failures', () => {
+  const policy = { backoff: 'equal-jitter', baseMs: 100, capMs: 5000 } as const
+  // Ceilings 100, 200, 400: the sleep is within [ceiling/2, ceiling].
+  assert.equal(
+    backoffDelayMs(0, policy, () => 0),
+    50,
+  )
+  assert.equal(
+    backoffDelayMs(1, policy, () => 0.5),
+    150,
+  )
+  assert.equal(
+    backoffDelayMs(2, policy, () => 1),
+    400,
+  )
+  // A loop that has failed for hours (the click publisher while Kafka is down) never overflows.
+  for (const retryIndex of [30, 1_000, 100_000]) {
+    const delayMs = backoffDelayMs(retryIndex, policy, () => 0.5)
+    assert.equal(delayMs, 3750, `${retryIndex}: ${delayMs}`)
+  }
+})
+
 test("backoff:'none' (the naive switch) retries at once, without ever sleeping", async () => {
   const naive = recordingSleep()
   await retry(flaky(4).fn, { maxAttempts: 5, backoff: 'none', sleep: naive.sleep, random: () => 0.5 })

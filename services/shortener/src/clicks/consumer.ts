@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelayMs } from '@faultline/resilience'
 import type { Consumer, EachBatchPayload } from 'kafkajs'
 import type { WorkerMetrics } from '../metrics.ts'
 import type { ApplyResult, ClickRepository } from '../repositories/clicks.ts'
@@ -64,8 +65,8 @@ export function createClickBatchHandler(o: ClickBatchHandlerOptions) {
           if (attempt === 0 || attempt % 10 === 0) {
             o.log.warn({ err, attempt, events: chunkEvents }, 'applying clicks failed; retrying')
           }
-          const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 16))
-          await sleep(cap / 2 + (Math.random() * cap) / 2)
+          // Equal jitter: retrying the same chunk until Postgres is back, never at ~0 ms sleeps.
+          await sleep(backoffDelayMs(attempt, { backoff: 'equal-jitter', baseMs, capMs: maxMs }))
           await heartbeat().catch(() => {})
         }
       }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelayMs } from '@faultline/resilience'
 import type { Mitigations } from '../mitigations.ts'
 import { leadingRunLength } from './batch.ts'
 import { type ClickEvent, ClickSpool, type Spool } from './spool.ts'
@@ -29,7 +30,7 @@ export interface ClickRecorderOptions {
   batchMax?: number
   /** How often an idle flusher looks for new events. */
   flushIntervalMs?: number
-  /** Backoff after a failed publish (retry mode): base doubling up to max, full jitter. */
+  /** Backoff after a failed publish (retry mode): base doubling up to max, equal jitter. */
   retryBaseMs?: number
   retryMaxMs?: number
   hooks?: ClickRecorderHooks
@@ -185,8 +186,13 @@ export class ClickRecorder {
         this.#consecutiveFailures++
         const base = this.#options.retryBaseMs ?? 100
         const max = this.#options.retryMaxMs ?? 5000
-        const cap = Math.min(max, base * 2 ** Math.min(this.#consecutiveFailures - 1, 20))
-        await this.#idle(cap / 2 + (Math.random() * cap) / 2, false)
+        // Equal jitter: a publisher that retries until Kafka is back never spins at ~0 ms sleeps.
+        const delayMs = backoffDelayMs(this.#consecutiveFailures - 1, {
+          backoff: 'equal-jitter',
+          baseMs: base,
+          capMs: max,
+        })
+        await this.#idle(delayMs, false)
       }
     }
   }
