@@ -138,7 +138,7 @@ function describePlan(exp: Experiment): string {
   lines.push('services:')
   for (const [name, s] of Object.entries(exp.services)) {
     lines.push(
-      `  ${name} × ${s.instances ?? 1}${s.entry ? ` (${s.entry})` : ''}${s.env ? ` env ${JSON.stringify(s.env)}` : ''}`,
+      `  ${name} × ${s.instances ?? 1} (${exp.system.services[name]?.entry ?? '?'})${s.env ? ` env ${JSON.stringify(s.env)}` : ''}`,
     )
   }
   lines.push(
@@ -243,7 +243,8 @@ async function test(system?: string): Promise<number> {
     return 0
   }
   const register = join(repoRoot, 'packages', 'lab', 'src', 'register.ts')
-  const args = ['--import', register, '--test', '--test-concurrency=1', ...files]
+  // A CI variant takes ≤ ~90 s; an experiment still running after 5 min is hung, and fails.
+  const args = ['--import', register, '--test', '--test-concurrency=1', '--test-timeout=300000', ...files]
   return new Promise((done) => {
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'inherit' })
     child.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)))

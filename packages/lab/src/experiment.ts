@@ -4,43 +4,26 @@
  * `defineExperiment({...})`. The lab runs it twice — naive (every mitigation of the experiment
  * off) and hardened (on) — and checks its invariants after each run.
  */
-import type { Redis } from 'ioredis'
-import type { Pool } from 'pg'
+import type { HookContext, SettleContext } from './context.ts'
 import type { Action } from './faults/action.ts'
 import type { Invariant } from './invariants.ts'
-import type { Ledger } from './ledger.ts'
-import type { ServiceInstance } from './services.ts'
+import { isSystemDescriptor, type SystemDescriptor } from './system.ts'
+
+export type { HookContext, LabContext, SettleContext } from './context.ts'
 
 export type Mode = 'naive' | 'hardened'
 export const modes: readonly Mode[] = ['naive', 'hardened']
 
+/**
+ * How an experiment runs one of its system's services: the entry, role and endpoints come from
+ * the system (`defineSystem`); the experiment says how many instances and any extra env.
+ */
 export interface ServiceSpec {
-  /**
-   * Entry file relative to the repo root. Defaults: `services/<system>/src/server.ts` for a
-   * service named `api`, `services/<system>/src/worker.ts` for one named `worker`.
-   */
-  entry?: string
-  /** How many processes to start; HTTP instances get distinct loopback ports. Default 1. */
+  /** How many processes to start, each on its own loopback port. Default 1. */
   instances?: number
-  /**
-   * Whether the process serves HTTP on `PORT`: the lab then waits for `healthPath`, samples
-   * `readyPath` and scrapes `metricsPath`. Default: true for `api`, false otherwise.
-   */
-  http?: boolean
   /** Extra env for this service (on top of `serviceEnv()` and the experiment's `env`). */
   env?: Record<string, string>
-  /** Default `/healthz`. The lab waits for a 200 before it applies mitigations and runs setup. */
-  healthPath?: string
-  /** Default `/readyz`; `null` turns readiness sampling off. */
-  readyPath?: string | null
-  /** Default `/metrics` (Prometheus text format); `null` turns scraping off. */
-  metricsPath?: string | null
-  /**
-   * Where the mode's switches are PUT (JSON body `{ switch: boolean }`) once the instance is
-   * healthy, then read back with GET. Default `/admin/mitigations`; `null` to rely on env only.
-   */
-  mitigationsPath?: string | null
-  /** How long to wait for health (or, without HTTP, for the process to stay up). Default 30. */
+  /** How long to wait for health; default the system's (30 s). */
   startTimeoutS?: number
 }
 
@@ -92,28 +75,6 @@ export interface CatalogRow {
   mitigation?: string
 }
 
-/** Given to `reset` (before the services start: no instances yet) and `setup` (after). */
-export interface HookContext {
-  mode: Mode
-  mitigations: Record<string, boolean>
-  /** Every running instance (empty in `reset`). */
-  services: ServiceInstance[]
-  /** Base URL of an HTTP instance, e.g. `url('api', 0)` → `http://127.0.0.1:41234`. */
-  url(service?: string, index?: number): string
-  /** Postgres, direct (not through Toxiproxy). Connects on first query. */
-  pg: Pool
-  /** The cache Redis, direct (not through Toxiproxy). Connects on first command. */
-  redis: Redis
-  /** The queue Redis (BullMQ), direct. */
-  queueRedis: Redis
-  log(message: string): void
-}
-
-/** `settleUntil` sees the hook context and the ledger of the run. */
-export interface SettleContext extends HookContext {
-  ledger: Ledger
-}
-
 export interface CiOverrides {
   /** The description when the short variant's numbers (rate, timing) differ from the full one's. */
   description?: string
@@ -129,7 +90,8 @@ export interface ExperimentSpec {
   id: string
   /** kebab-case, e.g. `hot-key-stampede`; the module is `chaos/<system>/<id>-<slug>.ts`. */
   slug: string
-  system: string
+  /** The system under test: the default export of `services/<system>/src/system.ts`. */
+  system: SystemDescriptor
   title: string
   /**
    * The catalog row. Fields left out are read from the failure-mode catalog by `id`
@@ -142,8 +104,8 @@ export interface ExperimentSpec {
   /** Env for every service process. */
   env?: Record<string, string>
   /**
-   * The switches this experiment is about, with their hardened value (normally `true`).
-   * Naive turns every one of them off. Switches not listed keep the service's defaults.
+   * The switches this experiment is about (names from the system's manifest), each `true`:
+   * hardened turns them on, naive off. Switches not listed keep the service's defaults.
    */
   mitigations: Record<string, boolean>
   /** Clean state before each mode's services start (truncate tables, drop keys …). */
@@ -180,12 +142,17 @@ export function validateExperiment(spec: ExperimentSpec): string[] {
   const problems: string[] = []
   if (!idPattern.test(spec.id)) problems.push(`id "${spec.id}" must look like pm10`)
   if (!slugPattern.test(spec.slug)) problems.push(`slug "${spec.slug}" must be kebab-case`)
-  if (!slugPattern.test(spec.system)) problems.push(`system "${spec.system}" must be kebab-case`)
+  problems.push(...validateSystemUse(spec))
   if (!spec.title) problems.push('title is empty')
   const serviceNames = Object.keys(spec.services)
   if (serviceNames.length === 0) problems.push('services is empty: at least one process to run')
   for (const [name, svc] of Object.entries(spec.services)) {
     if ((svc.instances ?? 1) < 1) problems.push(`services.${name}.instances must be ≥ 1`)
+    if (isSystemDescriptor(spec.system) && !spec.system.services[name]) {
+      problems.push(
+        `services.${name} is not one of ${systemName(spec)}'s (${Object.keys(spec.system.services).join(', ')})`,
+      )
+    }
   }
   const target = spec.load.target ?? 'api'
   if (!spec.services[target]) problems.push(`load.target "${target}" is not one of the services`)
@@ -203,7 +170,36 @@ export function validateExperiment(spec: ExperimentSpec): string[] {
     names.add(inv.name)
   }
   if (spec.invariants.length === 0) problems.push('invariants is empty: nothing to check')
+  // Without an invariant that must fail naive, "reproduced" would only mean nothing broke.
+  else if (spec.invariants.every((inv) => inv.expect === 'always'))
+    problems.push(
+      "every invariant is expect: 'always': at least one must fail naive (the incident's signature)",
+    )
   return problems
+}
+
+/** The system is a descriptor, and every switch the experiment names is in its manifest and on. */
+function validateSystemUse(spec: ExperimentSpec): string[] {
+  if (!isSystemDescriptor(spec.system)) {
+    return ['system must be a system descriptor (the default export of services/<system>/src/system.ts)']
+  }
+  const problems: string[] = []
+  const { switches } = spec.system
+  for (const [name, value] of Object.entries(spec.mitigations)) {
+    if (!switches.has(name)) {
+      problems.push(
+        `mitigations.${name} is not a switch of ${spec.system.name} (${switches.names.join(', ')})`,
+      )
+    } else if (value !== true) {
+      problems.push(`mitigations.${name} is ${String(value)}: hardened must turn it on (naive turns it off)`)
+    }
+  }
+  return problems
+}
+
+/** The system's name, also for a spec whose `system` is not a descriptor (validation reports that). */
+export function systemName(spec: Pick<ExperimentSpec, 'system'>): string {
+  return isSystemDescriptor(spec.system) ? spec.system.name : String(spec.system)
 }
 
 function validateFault(fault: Fault, index: number, durationS: number): string[] {
@@ -235,10 +231,10 @@ export function defineExperiment(spec: ExperimentSpec): Experiment {
   const problems = validateExperiment(spec)
   if (problems.length > 0) {
     throw new ExperimentError(
-      `experiment ${spec.system}/${spec.id}-${spec.slug} is invalid:\n  - ${problems.join('\n  - ')}`,
+      `experiment ${systemName(spec)}/${spec.id}-${spec.slug} is invalid:\n  - ${problems.join('\n  - ')}`,
     )
   }
-  return { ...spec, name: `${spec.system}/${spec.id}-${spec.slug}`, variant: 'full' }
+  return { ...spec, name: `${spec.system.name}/${spec.id}-${spec.slug}`, variant: 'full' }
 }
 
 /** The experiment as it runs: the full variant, or with its `ci` overrides applied. */

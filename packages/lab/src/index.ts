@@ -7,6 +7,8 @@
 /** Types of the clients in hook and run contexts, so experiments need no import of their own. */
 export type { Redis } from 'ioredis'
 export type { Pool, PoolClient } from 'pg'
+export type { KafkaAdmin, PartitionLag } from './clients/kafka-admin.ts'
+export type { LabClients } from './clients/registry.ts'
 export {
   type CatalogRow,
   type CiOverrides,
@@ -16,11 +18,13 @@ export {
   type ExperimentSpec,
   type Fault,
   type HookContext,
+  type LabContext,
   type LoadSpec,
   type Mode,
   mitigationsFor,
   resolveVariant,
   type ServiceSpec,
+  type SettleContext,
 } from './experiment.ts'
 export * from './faults/index.ts'
 export {
@@ -34,6 +38,7 @@ export {
   type InvariantResult,
   invariant,
   latencyBelow,
+  type MetricRef,
   metricAtMost,
   p99Below,
   type RunContext,
@@ -43,11 +48,13 @@ export {
   type WindowSel,
 } from './invariants.ts'
 export { Ledger, type LedgerEntry, type LedgerSelect } from './ledger.ts'
+export type { MetricSeries } from './metric-series.ts'
 export {
   type MetricSample,
   MetricsView,
   parsePrometheusText,
   type ReadinessSample,
+  UnmeasuredError,
 } from './metrics-scrape.ts'
 export {
   computeVerdict,
@@ -57,7 +64,16 @@ export {
   type Verdict,
 } from './report/index.ts'
 export { assertReproduces, LabRunError, type RunOptions, runExperiment } from './runner.ts'
-export type { ServiceInstance } from './services.ts'
+export type { ServiceFleet, ServiceInstance } from './services.ts'
 export type { ModeSummary, Stats, Summary } from './summary.ts'
+export {
+  defineSystem,
+  type ServiceRole,
+  type SwitchSpec,
+  type SystemDescriptor,
+  type SystemService,
+  type SystemSpec,
+  type SystemSwitches,
+} from './system.ts'
 export type { FaultWindow, TimelineEvent } from './timeline.ts'
 export type { SecondStats } from './timeseries.ts'

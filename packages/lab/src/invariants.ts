@@ -3,12 +3,10 @@
  * operations, the per-second series, the metrics, and the final state (Postgres, Redis).
  * An experiment reproduces its incident when its invariants fail naive and hold hardened.
  */
-import type { Redis } from 'ioredis'
-import type { Pool } from 'pg'
-import type { Experiment, Mode } from './experiment.ts'
+import type { LabContext } from './context.ts'
+import type { Experiment } from './experiment.ts'
 import type { Ledger, LedgerSelect } from './ledger.ts'
-import type { MetricsView, ReadinessSample } from './metrics-scrape.ts'
-import type { ServiceInstance } from './services.ts'
+import { type MetricsView, type ReadinessSample, UnmeasuredError } from './metrics-scrape.ts'
 import type { FaultWindow, TimelineEvent } from './timeline.ts'
 import type { SecondStats } from './timeseries.ts'
 
@@ -26,10 +24,12 @@ export interface TimeWindow {
   toS: number
 }
 
-export interface RunContext {
-  mode: Mode
+/**
+ * What an invariant sees: the mode's lab context (clients on the final state, direct, not through
+ * Toxiproxy; the fleet; the switches) plus the run's measurements.
+ */
+export interface RunContext extends LabContext {
   experiment: Experiment
-  mitigations: Record<string, boolean>
   durationS: number
   /** Every request and what came back. */
   ledger: Ledger
@@ -44,11 +44,6 @@ export interface RunContext {
   metrics: MetricsView
   /** Ready-instance count every second (from each HTTP instance's readiness endpoint). */
   readiness: ReadinessSample[]
-  services: ServiceInstance[]
-  /** Final state, direct connections (not through Toxiproxy). */
-  pg: Pool
-  redis: Redis
-  queueRedis: Redis
 }
 
 export interface InvariantCheck {
@@ -57,6 +52,12 @@ export interface InvariantCheck {
   observed: string | number
   /** Optional longer explanation for the report. */
   detail?: string
+}
+
+/** A metric an invariant reads, summed over instances; labels narrow it to some series. */
+export interface MetricRef {
+  name: string
+  labels?: Record<string, string>
 }
 
 export interface Invariant {
@@ -68,6 +69,11 @@ export interface Invariant {
    * `always`: should hold in both modes (a safety property, or a sanity check on the run itself).
    */
   expect?: 'reproduces' | 'always'
+  /**
+   * The metric the check reads. The report's chart then draws it per second (a counter's rate, a
+   * gauge's value), naive and hardened on one scale, so the mechanism shows, not only the verdict.
+   */
+  metric?: MetricRef
   check(ctx: RunContext): InvariantCheck | Promise<InvariantCheck>
 }
 
@@ -80,14 +86,15 @@ export interface InvariantResult {
   detail?: string
 }
 
-/** A custom invariant. */
+/** A custom invariant; `metric` names what it reads (a name, or a name and labels) for the chart. */
 export function invariant(
   name: string,
   expected: string,
   check: Invariant['check'],
-  options: { expect?: 'reproduces' | 'always' } = {},
+  options: { expect?: 'reproduces' | 'always'; metric?: string | MetricRef } = {},
 ): Invariant {
-  return { name, expected, check, expect: options.expect }
+  const metric = typeof options.metric === 'string' ? { name: options.metric } : options.metric
+  return { name, expected, check, expect: options.expect, ...(metric ? { metric } : {}) }
 }
 
 export async function evaluateInvariants(
@@ -106,11 +113,12 @@ export async function evaluateInvariants(
         ...(r.detail ? { detail: r.detail } : {}),
       })
     } catch (err) {
-      results.push({
-        ...base,
-        holds: false,
-        observed: `check failed: ${err instanceof Error ? err.message : String(err)}`,
-      })
+      // An unmeasured metric fails the invariant whatever it expected: no number, no verdict.
+      const observed =
+        err instanceof UnmeasuredError
+          ? `unmeasured: ${err.message}`
+          : `check failed: ${err instanceof Error ? err.message : String(err)}`
+      results.push({ ...base, holds: false, observed })
     }
   }
   return results
@@ -326,6 +334,7 @@ export function readyInstancesAtLeast(
 /**
  * A metric, summed over instances, stays at or under `max`: its growth during the run (`delta`,
  * for counters), its final value (`after`) or its highest sampled value (`max`, for gauges).
+ * The invariant names the metric, so the chart draws it; a metric no instance exposes fails it.
  */
 export function metricAtMost(
   metric: string,
@@ -342,6 +351,7 @@ export function metricAtMost(
     name: options.name ?? `${metric}${options.labels ? JSON.stringify(options.labels) : ''} (${of})`,
     expected: `≤ ${max}`,
     expect: options.expect,
+    metric: { name: metric, ...(options.labels ? { labels: options.labels } : {}) },
     check(ctx) {
       const value =
         of === 'delta'
@@ -349,7 +359,7 @@ export function metricAtMost(
           : of === 'after'
             ? ctx.metrics.sum(metric, options.labels)
             : ctx.metrics.maxOver(metric, options.labels)
-      return { holds: value <= max, observed: Number.isFinite(value) ? value : 'not exposed' }
+      return { holds: value <= max, observed: value }
     },
   }
 }

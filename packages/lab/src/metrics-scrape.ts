@@ -1,14 +1,11 @@
 /**
  * Prometheus metrics from every HTTP service instance: one scrape before the load, one after,
  * and a sampler every second (readiness and every metric) for gauges such as the ready-instance
- * count. Parsing covers the text exposition format services emit (prom-client and hand-written).
+ * count. The text is parsed by @faultline/measure's parser, the one the bench's sampler uses too.
  */
+import { type MetricSample, parsePrometheusText } from '@faultline/measure'
 
-export interface MetricSample {
-  name: string
-  labels: Record<string, string>
-  value: number
-}
+export { type MetricSample, parsePrometheusText }
 
 /** One instance at one moment. */
 export interface Scrape {
@@ -21,54 +18,6 @@ export interface Scrape {
   /** `/readyz` → true on 200, false on anything else or no answer; null when not sampled. */
   ready: boolean | null
   error?: string
-}
-
-const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?\s*$/
-
-function parseValue(text: string): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY
-  return Number(text)
-}
-
-function parseLabels(body: string): Record<string, string> | null {
-  const labels: Record<string, string> = {}
-  let i = 0
-  while (i < body.length) {
-    while (body[i] === ' ' || body[i] === ',') i++
-    if (i >= body.length) break
-    const eq = body.indexOf('=', i)
-    if (eq === -1 || body[eq + 1] !== '"') return null
-    const key = body.slice(i, eq).trim()
-    let value = ''
-    let j = eq + 2
-    for (; j < body.length && body[j] !== '"'; j++) {
-      if (body[j] === '\\' && j + 1 < body.length) {
-        const next = body[++j]
-        value += next === 'n' ? '\n' : (next as string)
-      } else value += body[j]
-    }
-    if (j >= body.length) return null
-    labels[key] = value
-    i = j + 1
-  }
-  return labels
-}
-
-/** Text exposition format → samples; comments and malformed lines are skipped. */
-export function parsePrometheusText(text: string): MetricSample[] {
-  const out: MetricSample[] = []
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    if (line === '' || line.startsWith('#')) continue
-    const m = sampleLine.exec(line)
-    if (!m) continue
-    const labels = m[3] ? parseLabels(m[3]) : {}
-    const value = parseValue(m[4] as string)
-    if (!labels || Number.isNaN(value)) continue
-    out.push({ name: m[1] as string, labels, value })
-  }
-  return out
 }
 
 function matches(sample: MetricSample, name: string, labels?: Record<string, string>): boolean {
@@ -146,8 +95,30 @@ export interface ReadinessSample {
 }
 
 /**
- * The metrics of one mode's run, as invariants see them. Sums are over every instance;
- * instances that did not answer a scrape count as absent.
+ * A metric an invariant could not read: no instance exposed it, or an instance's scrape failed.
+ * `evaluateInvariants` turns it into a failed invariant that says why, so a check never passes on
+ * a number nobody measured (a missing counter read as 0, a failed final scrape as a drop).
+ */
+export class UnmeasuredError extends Error {
+  override name = 'UnmeasuredError'
+}
+
+/** Whether any sample with this name has (at least) these labels. */
+export function exposes(
+  samples: readonly MetricSample[],
+  name: string,
+  labels?: Record<string, string>,
+): boolean {
+  return samples.some((s) => matches(s, name, labels))
+}
+
+function metricText(name: string, labels?: Record<string, string>): string {
+  return labels && Object.keys(labels).length > 0 ? seriesKey({ name, labels, value: 0 }) : name
+}
+
+/**
+ * The metrics of one mode's run, as invariants see them. Sums are over every instance. A reading
+ * that would rest on a missing number throws `UnmeasuredError` instead of counting it as 0.
  */
 export class MetricsView {
   readonly before: Scrape[]
@@ -160,19 +131,45 @@ export class MetricsView {
     this.samples = samples
   }
 
-  /** Sum over instances of a metric in the before or after scrape. */
+  /**
+   * Sum over instances of a metric in the before or after scrape. Unmeasured when there was no
+   * such scrape, when an instance's scrape failed, or when no instance exposes the metric.
+   */
   sum(name: string, labels?: Record<string, string>, at: 'before' | 'after' = 'after'): number {
     const scrapes = at === 'before' ? this.before : this.after
+    if (scrapes.length === 0) throw new UnmeasuredError(`no ${at} scrape: no instance serves metrics`)
+    for (const s of scrapes) {
+      if (!s.ok)
+        throw new UnmeasuredError(`the ${at} scrape of ${s.instance} failed (${s.error ?? 'no answer'})`)
+    }
+    if (!scrapes.some((s) => exposes(s.samples, name, labels)))
+      throw new UnmeasuredError(`no instance exposes ${metricText(name, labels)} (${at} the load)`)
     return scrapes.reduce((acc, s) => acc + sumSamples(s.samples, name, labels), 0)
   }
 
   /**
-   * after − before, summed over instances: how much a counter grew during the run. A process
-   * restarted mid-run resets its counters, so prefer the sampler (`maxOver`) when an experiment
-   * kills instances.
+   * after − before, summed over instances: how much a counter grew during the run. Unmeasured
+   * when an instance lacks either scrape, or when a counter (`*_total`) of an instance went down:
+   * the process restarted mid-run and lost its count, so prefer the sampler (`maxOver`) when an
+   * experiment kills instances.
    */
   delta(name: string, labels?: Record<string, string>): number {
-    return this.sum(name, labels, 'after') - this.sum(name, labels, 'before')
+    const after = this.sum(name, labels, 'after')
+    const before = this.sum(name, labels, 'before')
+    for (const instance of new Set([...this.before, ...this.after].map((s) => s.instance))) {
+      const b = this.before.find((s) => s.instance === instance)
+      const a = this.after.find((s) => s.instance === instance)
+      if (!b || !a)
+        throw new UnmeasuredError(
+          `${instance} has no ${b ? 'after' : 'before'} scrape, so its growth is unknown`,
+        )
+      const grew = sumSamples(a.samples, name, labels) - sumSamples(b.samples, name, labels)
+      if (name.endsWith('_total') && grew < 0)
+        throw new UnmeasuredError(
+          `${metricText(name, labels)} went down on ${instance}: it restarted mid-run`,
+        )
+    }
+    return after - before
   }
 
   /** Per sampler tick: the metric summed over the instances that answered. */
@@ -189,10 +186,11 @@ export class MetricsView {
     return [...byTick.entries()].sort(([a], [b]) => a - b).map(([tS, v]) => ({ tS, ...v }))
   }
 
-  /** Highest value a metric (summed over instances) reached in the sampler, or NaN if never seen. */
+  /** Highest value a metric (summed over instances) reached in the sampler; unmeasured if never seen. */
   maxOver(name: string, labels?: Record<string, string>): number {
-    const values = this.series(name, labels).map((p) => p.value)
-    return values.length === 0 ? Number.NaN : Math.max(...values)
+    if (!this.samples.some((s) => s.ok && exposes(s.samples, name, labels)))
+      throw new UnmeasuredError(`no sampled scrape exposes ${metricText(name, labels)}`)
+    return Math.max(...this.series(name, labels).map((p) => p.value))
   }
 
   /** Metric values by instance, `seriesKey → value`, for summary.json. */

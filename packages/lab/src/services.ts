@@ -1,6 +1,7 @@
 /**
- * The system under test as child processes: N instances per service, HTTP ones on distinct
- * loopback ports, each with its own log file. Fresh processes for every mode, so naive and
+ * The system under test as child processes: N instances per service, each on its own loopback
+ * port (every process serves /healthz, /readyz, /metrics and /admin/mitigations there, workers
+ * too) and with its own log file. Fresh processes for every mode, so naive and
  * hardened never share in-process state (caches, pools, single-flight maps).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -10,6 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Mode, ServiceSpec } from './experiment.ts'
 import { httpGet } from './metrics-scrape.ts'
+import type { ServiceRole, SystemDescriptor, SystemSwitches } from './system.ts'
 
 export interface ServiceInstance {
   /** `api-0`, `worker-1` … */
@@ -17,51 +19,58 @@ export interface ServiceInstance {
   service: string
   index: number
   pid: number | undefined
-  /** Loopback port, for HTTP services. */
-  port?: number
-  /** `http://127.0.0.1:<port>`, for HTTP services. */
-  url?: string
+  /** Loopback port: every process serves /healthz, /readyz, /metrics and its switches on it. */
+  port: number
+  /** `http://127.0.0.1:<port>`. */
+  url: string
   logFile: string
   /** Whether the process is running as far as the lab knows (false after a kill, until restarted). */
   alive: boolean
 }
 
-export interface ResolvedService extends Required<Omit<ServiceSpec, 'env'>> {
+export interface ResolvedService {
   name: string
+  entry: string
+  role: ServiceRole
+  instances: number
   env: Record<string, string>
+  healthPath: string
+  readyPath: string | null
+  metricsPath: string | null
+  mitigationsPath: string | null
+  startTimeoutS: number
 }
 
-/** Defaults filled in: entry path, instance count, paths. */
-export function resolveService(system: string, name: string, spec: ServiceSpec): ResolvedService {
-  const http = spec.http ?? name === 'api'
-  const defaultEntry =
-    name === 'api'
-      ? `services/${system}/src/server.ts`
-      : name === 'worker'
-        ? `services/${system}/src/worker.ts`
-        : ''
-  const entry = spec.entry ?? defaultEntry
-  if (!entry) throw new Error(`service "${name}" needs an entry (only api and worker have a default)`)
+/** A service of the system with the experiment's count and env, defaults filled in. */
+export function resolveService(system: SystemDescriptor, name: string, spec: ServiceSpec): ResolvedService {
+  const declared = system.services[name]
+  if (!declared) {
+    throw new Error(
+      `service "${name}" is not one of ${system.name}'s (${Object.keys(system.services).join(', ')})`,
+    )
+  }
   return {
     name,
-    entry,
+    entry: declared.entry,
+    role: declared.role,
     instances: spec.instances ?? 1,
-    http,
-    env: spec.env ?? {},
-    healthPath: spec.healthPath ?? '/healthz',
-    readyPath: spec.readyPath === undefined ? '/readyz' : spec.readyPath,
-    metricsPath: spec.metricsPath === undefined ? '/metrics' : spec.metricsPath,
-    mitigationsPath: spec.mitigationsPath === undefined ? '/admin/mitigations' : spec.mitigationsPath,
-    startTimeoutS: spec.startTimeoutS ?? 30,
+    env: { ...declared.env, ...spec.env },
+    healthPath: declared.healthPath ?? '/healthz',
+    readyPath: declared.readyPath === undefined ? '/readyz' : declared.readyPath,
+    metricsPath: declared.metricsPath === undefined ? '/metrics' : declared.metricsPath,
+    mitigationsPath: declared.mitigationsPath === undefined ? '/admin/mitigations' : declared.mitigationsPath,
+    startTimeoutS: spec.startTimeoutS ?? declared.startTimeoutS ?? 30,
   }
 }
 
-/** `singleFlight` → `MITIGATION_SINGLE_FLIGHT`. */
-export function mitigationEnvName(name: string): string {
-  return `MITIGATION_${name
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/[^a-zA-Z0-9]+/g, '_')
-    .toUpperCase()}`
+/** One `MITIGATION_<NAME>=true|false` per switch, named by the system's manifest. */
+export function switchEnv(
+  switches: SystemSwitches,
+  mitigations: Record<string, boolean>,
+): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [name, on] of Object.entries(mitigations)) env[switches.envName(name)] = String(on)
+  return env
 }
 
 /**
@@ -73,22 +82,24 @@ export function instanceEnv(args: {
   base: Record<string, string>
   experimentEnv?: Record<string, string>
   service: ResolvedService
+  switches: SystemSwitches
   instance: string
-  port?: number
+  port: number
   mode: Mode
   mitigations: Record<string, boolean>
 }): Record<string, string> {
-  const env: Record<string, string> = { ...args.base, ...args.experimentEnv, ...args.service.env }
-  if (args.port !== undefined) {
-    env.PORT = String(args.port)
-    env.HOST = '127.0.0.1'
+  return {
+    ...args.base,
+    ...args.experimentEnv,
+    ...args.service.env,
+    PORT: String(args.port),
+    HOST: '127.0.0.1',
+    INSTANCE_ID: args.instance,
+    SERVICE_NAME: args.service.name,
+    LAB_MODE: args.mode,
+    MITIGATIONS: JSON.stringify(args.mitigations),
+    ...switchEnv(args.switches, args.mitigations),
   }
-  env.INSTANCE_ID = args.instance
-  env.SERVICE_NAME = args.service.name
-  env.LAB_MODE = args.mode
-  env.MITIGATIONS = JSON.stringify(args.mitigations)
-  for (const [name, on] of Object.entries(args.mitigations)) env[mitigationEnvName(name)] = String(on)
-  return env
 }
 
 /** A free loopback port, chosen by the kernel. */
@@ -123,7 +134,8 @@ export function tail(file: string, lines = 20): string {
 
 export interface FleetOptions {
   repoRoot: string
-  system: string
+  system: SystemDescriptor
+  /** Which of the system's services to run, and how many instances of each. */
   services: Record<string, ServiceSpec>
   mode: Mode
   mitigations: Record<string, boolean>
@@ -132,7 +144,7 @@ export interface FleetOptions {
   experimentEnv?: Record<string, string>
   logDir: string
   log: (message: string) => void
-  /** Runs after an HTTP instance is healthy, at start and after every restart (applies the mitigations). */
+  /** Runs after an instance is healthy, at start and after every restart (applies the mitigations). */
   afterStart?: (instance: ServiceInstance, service: ResolvedService) => Promise<void>
 }
 
@@ -161,9 +173,14 @@ export class ServiceFleet {
     return this.slots.map((s) => s.instance)
   }
 
-  /** HTTP instances of one service (the load's targets). */
-  httpInstances(service?: string): ServiceInstance[] {
-    return this.instances.filter((i) => i.url && (service === undefined || i.service === service))
+  /** The instances of one service (the load's targets), or every instance. */
+  instancesOf(service?: string): ServiceInstance[] {
+    return this.instances.filter((i) => service === undefined || i.service === service)
+  }
+
+  /** The switch env of this mode (`MITIGATION_<NAME>`), for a command run beside the services. */
+  switchEnv(): Record<string, string> {
+    return switchEnv(this.options.system.switches, this.options.mitigations)
   }
 
   instance(service: string, index = 0): ServiceInstance {
@@ -190,23 +207,22 @@ export class ServiceFleet {
         throw new Error(`service ${service.name}: entry ${service.entry} does not exist`)
       for (let index = 0; index < service.instances; index++) {
         const name = `${service.name}-${index}`
-        const port = service.http ? await freePort() : undefined
+        const port = await freePort()
         const instance: ServiceInstance = {
           name,
           service: service.name,
           index,
           pid: undefined,
+          port,
+          url: `http://127.0.0.1:${port}`,
           logFile: join(this.options.logDir, `${name}.log`),
           alive: false,
-        }
-        if (port !== undefined) {
-          instance.port = port
-          instance.url = `http://127.0.0.1:${port}`
         }
         const env = instanceEnv({
           base: this.options.baseEnv,
           experimentEnv: this.options.experimentEnv,
           service,
+          switches: this.options.system.switches,
           instance: name,
           port,
           mode: this.options.mode,
@@ -215,8 +231,7 @@ export class ServiceFleet {
         this.slots.push({ instance, service, env })
       }
     }
-    const ordered = [...this.slots].sort((a, b) => Number(b.service.http) - Number(a.service.http))
-    await Promise.all(ordered.map((slot) => this.launch(slot)))
+    await Promise.all(this.slots.map((slot) => this.launch(slot)))
   }
 
   private async launch(slot: Slot): Promise<void> {
@@ -225,7 +240,7 @@ export class ServiceFleet {
     const fd = openSync(instance.logFile, 'a')
     writeSync(
       fd,
-      `\n=== ${new Date().toISOString()} lab: start ${instance.name} (${service.entry}) port=${instance.port ?? '-'}\n`,
+      `\n=== ${new Date().toISOString()} lab: start ${instance.name} (${service.entry}) port=${instance.port}\n`,
     )
     let child: ChildProcess
     try {
@@ -248,19 +263,13 @@ export class ServiceFleet {
       child.on('error', () => done())
     })
     await this.waitUp(slot, child)
-    if (instance.url) await this.options.afterStart?.(instance, service)
+    await this.options.afterStart?.(instance, service)
   }
 
   private async waitUp(slot: Slot, child: ChildProcess): Promise<void> {
     const { instance, service } = slot
     const deadline = Date.now() + service.startTimeoutS * 1000
     const exitedEarly = () => child.exitCode !== null || child.signalCode !== null
-    if (!instance.url) {
-      // No HTTP: it is up if it is still running a moment later (a boot crash shows here).
-      await sleep(Math.min(1000, service.startTimeoutS * 1000))
-      if (exitedEarly()) throw this.bootError(slot, `exited with ${child.exitCode ?? child.signalCode}`)
-      return
-    }
     let last = ''
     while (Date.now() < deadline) {
       if (exitedEarly()) throw this.bootError(slot, `exited with ${child.exitCode ?? child.signalCode}`)
@@ -300,6 +309,19 @@ export class ServiceFleet {
     if (!exited) return true
     const timer = sleep(timeoutMs).then(() => false)
     return Promise.race([exited.then(() => true), timer])
+  }
+
+  /** `kill -9` an instance and wait until it is gone. */
+  async kill(instance: ServiceInstance): Promise<void> {
+    this.signal(instance, 'SIGKILL')
+    await this.waitExit(instance)
+  }
+
+  /** SIGTERM an instance (SIGCONT first: a stopped process cannot handle it) and wait until it exits. */
+  async stop(instance: ServiceInstance, graceMs = 5000): Promise<void> {
+    this.signal(instance, 'SIGCONT')
+    this.signal(instance, 'SIGTERM')
+    if (!(await this.waitExit(instance, graceMs))) await this.kill(instance)
   }
 
   /** Start a stopped or killed instance again on the same port, and wait until it is up. */

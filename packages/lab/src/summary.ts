@@ -3,6 +3,7 @@ import type { CatalogRow, LoadSpec, Mode } from './experiment.ts'
 import type { InfraMode } from './infra.ts'
 import type { InvariantResult } from './invariants.ts'
 import type { Ledger } from './ledger.ts'
+import type { MetricSeries } from './metric-series.ts'
 import type { ReadinessSample } from './metrics-scrape.ts'
 import type { Verdict } from './report/verdict.ts'
 import type { FaultWindow, TimelineEvent } from './timeline.ts'
@@ -70,6 +71,11 @@ export interface ModeSummary {
   events: TimelineEvent[]
   invariants: InvariantResult[]
   readiness: ReadinessSample[]
+  /**
+   * Per second, each metric an invariant names (`metric` option, `metricAtMost`), from the
+   * sampler's scrapes: what the chart draws under the request rows. Absent in older summaries.
+   */
+  metricSeries?: MetricSeries[]
   /** `seriesKey → value` per instance, before and after the load. */
   metrics: { before: Record<string, Record<string, number>>; after: Record<string, Record<string, number>> }
   services: { name: string; pid: number | undefined; port?: number; logFile: string }[]

@@ -4,8 +4,9 @@
  * Time comes from an injected clock so the ordering logic is tested without waiting.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { extendContext, type LabContext } from './context.ts'
 import type { Fault } from './experiment.ts'
-import type { ActionResult, FaultContext, Heal, HealReason } from './faults/action.ts'
+import type { Action, ActionResult, Heal, HealReason } from './faults/action.ts'
 
 export interface Clock {
   /** Milliseconds, monotonic. */
@@ -77,12 +78,13 @@ export function faultWindows(faults: Fault[]): FaultWindow[] {
 export type EventStatus = 'started' | 'ok' | 'failed'
 
 export interface TimelineEvent {
+  /** The fault's timeline index; negative for a fault injected from setup (`ctx.inject`). */
   fault: number
   occurrence: number
   label: string
   phase: 'inject' | 'heal'
   status: EventStatus
-  /** When it fired, seconds since the load start (actual, not planned). */
+  /** When it fired, seconds since the load start (actual, not planned; negative before it). */
   tS: number
   plannedS: number
   /** How long the action or heal took, once it finished. */
@@ -94,7 +96,7 @@ export interface TimelineEvent {
 
 export interface TimelineOptions {
   faults: Fault[]
-  context: Omit<FaultContext, 'signal'>
+  context: LabContext
   clock?: Clock
   /** Called when something fires (status `started`) and when it finishes (`ok` / `failed`). */
   onEvent?: (event: TimelineEvent) => void
@@ -118,6 +120,8 @@ export class Timeline {
   private readonly loop = new AbortController()
   private readonly actions = new AbortController()
   private readonly active = new Map<string, Active>()
+  /** Faults injected outside the plan (from setup), addressed by negative indexes -1, -2 … */
+  private readonly injected: Fault[] = []
   private readonly inflight = new Set<Promise<unknown>>()
   private startMs = 0
   private running: Promise<void> | undefined
@@ -128,6 +132,8 @@ export class Timeline {
     this.options = options
     this.steps = planTimeline(options.faults)
     this.clock = options.clock ?? realClock
+    // Until `start()`, time counts from construction; start moves zero to the load's start.
+    this.startMs = this.clock.now()
   }
 
   /** Seconds since start, as the timeline sees them. */
@@ -136,7 +142,10 @@ export class Timeline {
   }
 
   start(): Promise<void> {
-    this.startMs = this.clock.now()
+    const now = this.clock.now()
+    // Events before the start (faults injected from setup) keep their time, now before zero.
+    for (const e of this.events) e.tS -= (now - this.startMs) / 1000
+    this.startMs = now
     this.running = this.runLoop()
     return this.running
   }
@@ -153,7 +162,7 @@ export class Timeline {
         }
       }
       if (this.loop.signal.aborted) return
-      if (step.kind === 'inject') this.inject(step)
+      if (step.kind === 'inject') this.fire(step)
       else this.track(this.heal(step, 'until'))
     }
   }
@@ -173,9 +182,26 @@ export class Timeline {
     this.options.onEvent?.(event)
   }
 
-  private inject(step: Step): void {
-    const fault = this.options.faults[step.fault]
-    if (!fault) return
+  /**
+   * Fire `action` now, outside the plan: recorded like a planned fault, healed when the timeline
+   * stops. Rejects when the action fails (it is recorded as failed too).
+   */
+  async inject(action: Action, label = action.describe): Promise<void> {
+    this.injected.push({ at: 0, action, label })
+    const index = -this.injected.length
+    const result = this.fire({ atS: this.elapsedS(), kind: 'inject', fault: index, occurrence: 0, label })
+    await result
+    const failed = this.events.find((e) => e.fault === index && e.phase === 'inject' && e.status === 'failed')
+    if (failed) throw new Error(`${label}: ${failed.note}`)
+  }
+
+  private faultAt(index: number): Fault | undefined {
+    return index >= 0 ? this.options.faults[index] : this.injected[-index - 1]
+  }
+
+  private fire(step: Step): Promise<ActionResult | undefined> | undefined {
+    const fault = this.faultAt(step.fault)
+    if (!fault) return undefined
     const base = {
       fault: step.fault,
       occurrence: step.occurrence,
@@ -187,7 +213,7 @@ export class Timeline {
     this.emit({ ...base, status: 'started' })
     const began = this.clock.now()
     const result = fault.action
-      .run({ ...this.options.context, signal: this.actions.signal })
+      .run(extendContext(this.options.context, { signal: this.actions.signal }))
       .then((r) => {
         this.emit({ ...base, status: 'ok', tookMs: this.clock.now() - began, note: r?.note })
         return r
@@ -198,6 +224,7 @@ export class Timeline {
       })
     this.track(result)
     this.active.set(this.key(step), { step, result })
+    return result
   }
 
   private async heal(

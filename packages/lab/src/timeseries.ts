@@ -1,5 +1,10 @@
 /** Per-second aggregation of the ledger: what the chart draws and what window invariants read. */
+import { quantile } from '@faultline/measure'
 import type { LedgerEntry } from './ledger.ts'
+
+// The lab's quantiles are @faultline/measure's (R-7, k6's own definition: see quantile.ts there),
+// so a p99 in a lab report and k6's p(99) for the same requests are the same number.
+export { quantile }
 
 export interface SecondStats {
   /** Second since the load start: the bucket [t, t+1) by the time the answer arrived. */
@@ -13,13 +18,6 @@ export interface SecondStats {
   p50Ms: number | null
   p99Ms: number | null
   maxMs: number | null
-}
-
-/** Nearest-rank quantile of an ascending array; NaN when empty. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const rank = Math.ceil(q * sorted.length)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number
 }
 
 /**

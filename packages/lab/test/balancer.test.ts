@@ -46,8 +46,23 @@ async function hit(): Promise<{ status: number; from: string | null }> {
   return { status: res.status, from: res.headers.get('x-backend') }
 }
 
-async function waitPolls(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 200))
+/**
+ * Wait until the balancer's view of which instances are ready is `names`: the test waits for the
+ * poll it depends on to have happened, not for a time a busy machine may overrun.
+ */
+async function readyAre(...names: string[]): Promise<void> {
+  const current = () =>
+    balancer
+      .readyTargets()
+      .map((t) => t.name)
+      .sort()
+  // The deadline only turns a balancer that never sees the change into a failure instead of a hang.
+  const deadline = performance.now() + 10_000
+  while (current().join() !== names.sort().join()) {
+    if (performance.now() > deadline)
+      throw new Error(`the balancer still sees [${current().join()}] as ready, expected [${names.join()}]`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
 test('round-robins over ready instances', async () => {
@@ -58,21 +73,21 @@ test('round-robins over ready instances', async () => {
 
 test('an instance that reports not ready gets no traffic', async () => {
   ;(backends[0] as Backend).ready = false
-  await waitPolls()
+  await readyAre('b')
   for (let i = 0; i < 6; i++) assert.equal((await hit()).from, 'b')
   ;(backends[0] as Backend).ready = true
-  await waitPolls()
+  await readyAre('a', 'b')
 })
 
 test('with no ready instance the balancer answers 503 itself', async () => {
   for (const b of backends) b.ready = false
-  await waitPolls()
+  await readyAre()
   const res = await fetch(`${url}/x`)
   assert.equal(res.status, 503)
   assert.deepEqual(await res.json(), { error: noReadyInstanceCode })
   assert.ok(balancer.rejected >= 1)
   for (const b of backends) b.ready = true
-  await waitPolls()
+  await readyAre('a', 'b')
   assert.equal((await hit()).status, 200)
 })
 

@@ -10,6 +10,7 @@ function ctx(signal = new AbortController().signal): FaultContext {
     mitigations: { lockTimeout: true },
     signal,
     infra: externalInfra({}),
+    fleet: { switchEnv: () => ({ MITIGATION_LOCK_TIMEOUT: 'true' }) },
   } as unknown as FaultContext
 }
 

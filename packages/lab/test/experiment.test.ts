@@ -5,7 +5,9 @@ import { defineExperiment, type ExperimentSpec, mitigationsFor, resolveVariant }
 import { action } from '../src/faults/index.ts'
 import { errorRateBelow } from '../src/invariants.ts'
 import { repoRoot } from '../src/paths.ts'
-import { instanceEnv, mitigationEnvName, resolveService } from '../src/services.ts'
+import { instanceEnv, resolveService } from '../src/services.ts'
+import { defineSystem } from '../src/system.ts'
+import { toySystem } from './fixtures/toy.system.ts'
 
 const noop = action('noop', async () => undefined)
 
@@ -13,7 +15,7 @@ function spec(overrides: Partial<ExperimentSpec> = {}): ExperimentSpec {
   return {
     id: 'pm10',
     slug: 'hot-key-stampede',
-    system: 'shortener',
+    system: toySystem,
     title: 'Hot-key stampede',
     services: { api: { instances: 2 }, worker: {} },
     mitigations: { singleFlight: true, ttlJitter: true },
@@ -30,7 +32,7 @@ function spec(overrides: Partial<ExperimentSpec> = {}): ExperimentSpec {
 
 test('defineExperiment names the experiment after its file', () => {
   const exp = defineExperiment(spec())
-  assert.equal(exp.name, 'shortener/pm10-hot-key-stampede')
+  assert.equal(exp.name, 'toy/pm10-hot-key-stampede')
   assert.equal(exp.variant, 'full')
 })
 
@@ -71,6 +73,20 @@ test('defineExperiment lists every problem at once', () => {
   }
 })
 
+test('an experiment whose invariants all hold in both modes is refused: it could only "reproduce" vacuously', () => {
+  const allAlways = spec({
+    invariants: [
+      errorRateBelow(0.01, { expect: 'always' }),
+      errorRateBelow(0.05, { expect: 'always', name: 'loose' }),
+    ],
+  })
+  assert.throws(() => defineExperiment(allAlways), /at least one must fail naive/)
+  const oneReproduces = spec({
+    invariants: [errorRateBelow(0.01, { expect: 'always' }), errorRateBelow(0.05, { name: 'signature' })],
+  })
+  assert.equal(defineExperiment(oneReproduces).invariants.length, 2)
+})
+
 test('the CI variant merges load fields and env, replaces the timeline', () => {
   const ci = resolveVariant(defineExperiment(spec()), true)
   assert.equal(ci.variant, 'ci')
@@ -95,31 +111,69 @@ test('a CI variant that breaks the rules is rejected', () => {
   assert.throws(() => resolveVariant(exp, true), /the ci variant of .* at 10 s is after the load ends/s)
 })
 
-test('naive turns every switch of the experiment off; hardened uses the declared values', () => {
-  const exp = defineExperiment(spec({ mitigations: { singleFlight: true, ttlJitter: false } }))
+test('naive turns every switch of the experiment off; hardened turns them on', () => {
+  const exp = defineExperiment(spec({ mitigations: { singleFlight: true, ttlJitter: true } }))
   assert.deepEqual(mitigationsFor(exp, 'naive'), { singleFlight: false, ttlJitter: false })
-  assert.deepEqual(mitigationsFor(exp, 'hardened'), { singleFlight: true, ttlJitter: false })
+  assert.deepEqual(mitigationsFor(exp, 'hardened'), { singleFlight: true, ttlJitter: true })
 })
 
-test('service defaults: api serves HTTP from server.ts, worker runs worker.ts', () => {
-  const api = resolveService('shortener', 'api', {})
-  assert.equal(api.entry, 'services/shortener/src/server.ts')
-  assert.equal(api.http, true)
+test('switches are checked against the system: an unknown name or a hardened false is a problem', () => {
+  const err = (() => {
+    try {
+      defineExperiment(spec({ mitigations: { singleFlight: false, singelFlight: true } }))
+    } catch (e) {
+      return e as Error
+    }
+  })()
+  assert.ok(err)
+  assert.match(err.message, /mitigations\.singleFlight is false: hardened must turn it on/)
+  assert.match(err.message, /mitigations\.singelFlight is not a switch of toy \(singleFlight, ttlJitter\)/)
+})
+
+test('the system must be a descriptor, and every service one of its own', () => {
+  const bad = spec({ services: { api: {}, relay: {} } })
+  assert.throws(() => defineExperiment(bad), /services\.relay is not one of toy's \(api, worker\)/)
+  const notASystem = { ...spec(), system: 'toy' } as unknown as ExperimentSpec
+  assert.throws(() => defineExperiment(notASystem), /system must be a system descriptor/)
+})
+
+test('defineSystem lists every problem at once', () => {
+  assert.throws(
+    () =>
+      defineSystem({
+        name: 'Toy System',
+        switches: toySystem.switches,
+        services: { api: { entry: '', role: 'web' as 'http' } },
+      }),
+    (err: Error) =>
+      /name "Toy System" must be kebab-case/.test(err.message) &&
+      /services\.api\.entry is empty/.test(err.message) &&
+      /services\.api\.role must be http or worker/.test(err.message),
+  )
+})
+
+test('services come from the system: entry and role; the experiment gives instances and env', () => {
+  const api = resolveService(toySystem, 'api', {})
+  assert.equal(api.entry, 'services/toy/src/server.ts')
+  assert.equal(api.role, 'http')
   assert.equal(api.healthPath, '/healthz')
+  assert.equal(api.readyPath, '/readyz')
+  assert.equal(api.metricsPath, '/metrics')
   assert.equal(api.mitigationsPath, '/admin/mitigations')
-  const worker = resolveService('shortener', 'worker', { instances: 3 })
-  assert.equal(worker.entry, 'services/shortener/src/worker.ts')
-  assert.equal(worker.http, false)
+  const worker = resolveService(toySystem, 'worker', { instances: 3, env: { B: '2' } })
+  assert.equal(worker.entry, 'services/toy/src/worker.ts')
+  assert.equal(worker.role, 'worker')
   assert.equal(worker.instances, 3)
-  assert.throws(() => resolveService('shortener', 'relay', {}), /needs an entry/)
-  assert.equal(resolveService('x', 'api', { readyPath: null }).readyPath, null)
+  assert.deepEqual(worker.env, { A: '1', B: '2' })
+  assert.throws(() => resolveService(toySystem, 'relay', {}), /"relay" is not one of toy's \(api, worker\)/)
 })
 
-test('instance env: infra URLs < experiment < service < what the lab owns', () => {
+test('instance env: infra URLs < experiment < service < what the lab owns; switch names from the manifest', () => {
   const env = instanceEnv({
     base: { REDIS_URL: 'redis://proxy', PORT: '1' },
     experimentEnv: { CACHE_TTL_S: '5', REDIS_URL: 'redis://exp' },
-    service: { ...resolveService('s', 'api', { env: { CACHE_TTL_S: '7' } }) },
+    service: resolveService(toySystem, 'api', { env: { CACHE_TTL_S: '7' } }),
+    switches: toySystem.switches,
     instance: 'api-1',
     port: 4321,
     mode: 'naive',
@@ -133,8 +187,7 @@ test('instance env: infra URLs < experiment < service < what the lab owns', () =
   assert.equal(env.LAB_MODE, 'naive')
   assert.equal(env.MITIGATIONS, '{"singleFlight":false,"ttlJitter":false}')
   assert.equal(env.MITIGATION_SINGLE_FLIGHT, 'false')
-  assert.equal(mitigationEnvName('readinessChecksDb'), 'MITIGATION_READINESS_CHECKS_DB')
-  assert.equal(mitigationEnvName('lock-timeout'), 'MITIGATION_LOCK_TIMEOUT')
+  assert.equal(env.MITIGATION_TTL_JITTER, 'false')
 })
 
 const catalog = `# Catalog

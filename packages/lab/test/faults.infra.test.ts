@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { directEnv } from '@faultline/infra'
+import { directEnv, ports, proxies } from '@faultline/infra'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import type { FaultContext } from '../src/faults/action.ts'
@@ -26,6 +26,7 @@ import { nativeInfra } from '../src/infra.ts'
 import { repoRoot } from '../src/paths.ts'
 import { ServiceFleet } from '../src/services.ts'
 import { Timeline } from '../src/timeline.ts'
+import selftest from './fixtures/selftest.system.ts'
 
 const env = directEnv()
 const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 })
@@ -33,8 +34,8 @@ const redis = new Redis(env.REDIS_URL as string, { lazyConnect: true })
 const toxiproxy = new ToxiproxyApi('http://127.0.0.1:8474')
 const fleet = new ServiceFleet({
   repoRoot,
-  system: 'lab',
-  services: { api: { entry: 'packages/lab/test/fixtures/selftest-service.ts', instances: 2 } },
+  system: selftest,
+  services: { api: { instances: 2 } },
   mode: 'naive',
   mitigations: {},
   baseEnv: {},
@@ -47,21 +48,30 @@ function context(signalOverride?: AbortSignal): FaultContext {
     mode: 'naive',
     mitigations: {},
     signal: signalOverride ?? new AbortController().signal,
-    services: fleet,
+    services: fleet.instances,
+    fleet,
     infra: nativeInfra(() => {}),
     toxiproxy,
     pg: pool,
     redis,
     queueRedis: redis,
     log: () => {},
-  }
+    // The other clients of the lab context (replica, Kafka, S3) are not used by these actions.
+  } as Partial<FaultContext> as FaultContext
 }
 
-async function s3Probe(): Promise<number> {
+/** One GET / to the S3 server through its proxy, or straight to it (`direct`): its status and time. */
+async function s3Answer(options: { direct?: boolean } = {}): Promise<{ status: number; elapsedMs: number }> {
   const began = performance.now()
-  const res = await fetch('http://127.0.0.1:27070/', { signal: AbortSignal.timeout(5000) })
+  const port = options.direct ? ports.s3 : proxies.s3.listenPort
+  const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) })
   await res.arrayBuffer()
-  return performance.now() - began
+  return { status: res.status, elapsedMs: performance.now() - began }
+}
+
+/** The errno under fetch's `fetch failed`, e.g. ECONNREFUSED. */
+function causeCode(err: unknown): string | undefined {
+  return ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
 }
 
 before(async () => {
@@ -85,7 +95,7 @@ test('a latency toxic slows the proxy by at least its latency, and its heal remo
         (t) => t.name.startsWith('lab-latency-') && (t.attributes as { latency?: number }).latency === 300,
       ),
     )
-    assert.ok((await s3Probe()) >= 300)
+    assert.ok((await s3Answer()).elapsedMs >= 300)
   } finally {
     await result?.heal?.('until')
   }
@@ -93,13 +103,17 @@ test('a latency toxic slows the proxy by at least its latency, and its heal remo
 })
 
 test('disconnect refuses connections until healed', async () => {
+  const direct = await s3Answer({ direct: true })
   const result = await disconnect('s3').run(context())
   try {
-    await assert.rejects(s3Probe())
+    assert.equal((await toxiproxy.proxies()).s3?.enabled, false)
+    await assert.rejects(s3Answer(), (err) => causeCode(err) === 'ECONNREFUSED')
   } finally {
     await result?.heal?.('until')
   }
-  assert.ok((await s3Probe()) >= 0)
+  // Healed: the proxy listens again and forwards to the same server (the answer the server gives directly).
+  assert.equal((await toxiproxy.proxies()).s3?.enabled, true)
+  assert.equal((await s3Answer()).status, direct.status)
 })
 
 test('deleteKeys removes exactly the matching keys', async () => {

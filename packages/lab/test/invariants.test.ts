@@ -79,10 +79,8 @@ function ctxWith(recoverAt = 20): RunContext {
       { tS: 12, ready: 0, total: 2, instances: { 'api-0': false, 'api-1': false } },
     ],
     services: [],
-    pg: undefined as never,
-    redis: undefined as never,
-    queueRedis: undefined as never,
-  }
+    // The clients, fleet and infra of the lab context are not read by these invariants.
+  } as Partial<RunContext> as RunContext
 }
 
 test('resolveWindow: fault, before, after, all, explicit; instant faults extend to the load end', () => {
@@ -158,4 +156,41 @@ test('ready instances, metric deltas, custom invariants and a check that throws'
       [false, 'check failed: no table', 'reproduces'],
     ],
   )
+})
+
+test('an invariant that reads an unmeasured metric fails and says why, whatever it expected', async () => {
+  const results = await evaluateInvariants(
+    [
+      metricAtMost('never_exposed_total', 5, { expect: 'always' }),
+      invariant('fills per expiry', '≤ 1', (ctx) => {
+        const fills = ctx.metrics.delta('fills_total', { instance: 'gone' })
+        return { holds: fills <= 1, observed: fills }
+      }),
+    ],
+    ctxWith(),
+  )
+  assert.deepEqual(
+    results.map((r) => [r.holds, r.observed]),
+    [
+      [false, 'unmeasured: no instance exposes never_exposed_total (after the load)'],
+      [false, 'unmeasured: no instance exposes fills_total{instance="gone"} (after the load)'],
+    ],
+  )
+})
+
+test('an invariant names the metric it reads; metricAtMost names its own', () => {
+  assert.deepEqual(
+    invariant('a', 'x', () => ({ holds: true, observed: 0 }), { metric: 'fills_total' }).metric,
+    {
+      name: 'fills_total',
+    },
+  )
+  const labelled = { name: 'drops_total', labels: { reason: 'full' } }
+  assert.deepEqual(
+    invariant('b', 'x', () => ({ holds: true, observed: 0 }), { metric: labelled }).metric,
+    labelled,
+  )
+  assert.equal(invariant('c', 'x', () => ({ holds: true, observed: 0 })).metric, undefined)
+  assert.deepEqual(metricAtMost('fills_total', 1).metric, { name: 'fills_total' })
+  assert.deepEqual(metricAtMost('drops_total', 0, { labels: { reason: 'full' } }).metric, labelled)
 })

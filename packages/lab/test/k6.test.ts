@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { k6Args, LineSplitter, parseK6Line, parseK6Time, shellQuote, toLedgerEntry } from '../src/k6.ts'
+import { LineSplitter, parseK6Line, parseK6Time, toLedgerEntry } from '../src/k6.ts'
 
 // A real k6 v1.8.1 `--out json` file: GET 200, GET 503, a 300 ms client timeout, a refused connection.
 const sample = readFileSync(join(import.meta.dirname, 'fixtures', 'k6-sample.jsonl'), 'utf8')
@@ -73,16 +73,4 @@ test('LineSplitter joins lines split across chunks', () => {
   s.push('f\n\ng')
   s.end()
   assert.deepEqual(lines, ['abc', 'def', '', 'g'])
-})
-
-test('k6Args: quiet, no usage report, its own API port, the pipe, env as -e', () => {
-  const args = k6Args('/x/load.js', { RATE: '10', BASE_URLS: 'http://a,http://b' }, '/tmp/p.fifo')
-  assert.equal(args[0], 'run')
-  for (const flag of ['--quiet', '--no-usage-report']) assert.ok(args.includes(flag))
-  assert.equal(args[args.indexOf('--address') + 1], '127.0.0.1:0')
-  assert.equal(args[args.indexOf('--out') + 1], 'json=/tmp/p.fifo')
-  assert.ok(args.includes('RATE=10'))
-  assert.equal(args.at(-1), '/x/load.js')
-  assert.equal(shellQuote("it's"), `'it'\\''s'`)
-  assert.equal(shellQuote('RATE=10'), 'RATE=10')
 })

@@ -7,6 +7,7 @@ import {
   type Scrape,
   seriesKey,
   sumSamples,
+  UnmeasuredError,
 } from '../src/metrics-scrape.ts'
 
 const text = `# HELP http_requests_total Requests.
@@ -60,8 +61,64 @@ test('MetricsView sums over instances: before/after, delta, sampled series and m
     { tS: 1, value: 28, instances: 2 },
   ])
   assert.equal(view.maxOver('fills_total'), 28)
-  assert.equal(view.maxOver('missing_total'), 0, 'a metric an answering instance does not expose sums to 0')
   assert.deepEqual(MetricsView.table([scrape('api-0', 0, 3)]), { 'api-0': { fills_total: 3 } })
+})
+
+/** `fn` throws UnmeasuredError with a message matching `why`. */
+function assertUnmeasured(fn: () => unknown, why: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof UnmeasuredError && why.test(err.message))
+}
+
+test('a metric no instance exposes is unmeasured, not 0', () => {
+  const view = new MetricsView(
+    [scrape('api-0', -1, 10)],
+    [scrape('api-0', 30, 25)],
+    [scrape('api-0', 0, 10), scrape('api-0', 1, 20)],
+  )
+  assertUnmeasured(() => view.sum('missing_total'), /no instance exposes missing_total \(after the load\)/)
+  assertUnmeasured(() => view.delta('missing_total'), /no instance exposes missing_total/)
+  assertUnmeasured(() => view.delta('fills_total', { reason: 'x' }), /fills_total\{reason="x"\}/)
+  assertUnmeasured(() => view.maxOver('missing_total'), /no sampled scrape exposes missing_total/)
+  assertUnmeasured(() => new MetricsView([], [], []).sum('fills_total'), /no after scrape/)
+})
+
+test('a failed or missing scrape of an instance leaves the delta unmeasured, never negative', () => {
+  const failed: Scrape = {
+    instance: 'api-1',
+    tS: 30,
+    ok: false,
+    ready: null,
+    samples: [],
+    error: 'ECONNREFUSED',
+  }
+  const before = [scrape('api-0', -1, 10), scrape('api-1', -1, 5)]
+  const view = new MetricsView(before, [scrape('api-0', 30, 12), failed], [])
+  // Read as before, the failed final scrape would make the growth 12 − 15 = −3, which "holds" any ≤ bound.
+  assertUnmeasured(() => view.delta('fills_total'), /the after scrape of api-1 failed \(ECONNREFUSED\)/)
+  assertUnmeasured(() => view.sum('fills_total'), /api-1 failed/)
+  assert.equal(view.sum('fills_total', undefined, 'before'), 15, 'the before scrape itself is complete')
+  const missing = new MetricsView(before, [scrape('api-0', 30, 12)], [])
+  assertUnmeasured(() => missing.delta('fills_total'), /api-1 has no after scrape/)
+})
+
+test('a counter that went down on an instance (it restarted) is unmeasured; a gauge may go down', () => {
+  const gauge = (instance: string, tS: number, value: number): Scrape => ({
+    instance,
+    tS,
+    ok: true,
+    ready: null,
+    samples: [{ name: 'queue_depth', labels: {}, value }],
+  })
+  const restarted = new MetricsView(
+    [scrape('api-0', -1, 10), scrape('api-1', -1, 5)],
+    [scrape('api-0', 30, 40), scrape('api-1', 30, 2)],
+    [],
+  )
+  assertUnmeasured(
+    () => restarted.delta('fills_total'),
+    /fills_total went down on api-1: it restarted mid-run/,
+  )
+  assert.equal(new MetricsView([gauge('api-0', -1, 9)], [gauge('api-0', 30, 4)], []).delta('queue_depth'), -5)
 })
 
 test('readinessSeries counts ready instances per tick', () => {

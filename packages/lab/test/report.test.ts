@@ -4,6 +4,7 @@ import { renderChart } from '../src/report/chart-svg.ts'
 import { chartInput } from '../src/report/index.ts'
 import { renderReport } from '../src/report/markdown.ts'
 import { computeVerdict, renderVerdictTable } from '../src/report/verdict.ts'
+import type { ModeSummary, Summary } from '../src/summary.ts'
 import { assertWellFormedXml, fakeSummary, series } from './support.ts'
 
 test('the chart is well-formed SVG with one column per mode', () => {
@@ -31,6 +32,61 @@ test('series paths for throughput, goodput, p50, p99 and errors are present in b
     const paths = svg.match(new RegExp(`<path class="series ${cls}" d="M[^"]+"`, 'g')) ?? []
     assert.ok(paths.length >= 2, `${cls}: ${paths.length} paths`)
   }
+})
+
+/** The fake run with fills per second: 20 at each expiry naive, 1 hardened, from summary.json's `metricSeries`. */
+function withFills(): Summary {
+  const summary = fakeSummary()
+  for (const [mode, peak] of [
+    ['naive', 20],
+    ['hardened', 1],
+  ] as const) {
+    const run = summary.modes[mode] as ModeSummary
+    run.metricSeries = [
+      {
+        metric: 'shortener_db_lookups_total',
+        kind: 'rate',
+        invariants: ['Postgres fills per key per expiry'],
+        points: Array.from({ length: 30 }, (_, t) => ({ t, value: t >= 10 && t % 3 === 1 ? peak : 0 })),
+      },
+    ]
+  }
+  return summary
+}
+
+/** The y coordinates of a path's points. */
+function ys(d: string): number[] {
+  return [...d.matchAll(/[ML][\d.]+ ([\d.]+)/g)].map((m) => Number(m[1]))
+}
+
+test('a metric an invariant names gets its own row, per second, on one scale for both modes', () => {
+  const svg = renderChart(chartInput(withFills()))
+  assertWellFormedXml(svg)
+  assert.equal((svg.match(/<g class="row metric">/g) ?? []).length, 2)
+  assert.match(
+    svg,
+    /shortener_db_lookups_total<\/tspan><tspan[^>]*>· per second · for “Postgres fills per key per expiry”</,
+  )
+  // 2 panels × 4 rows now: every row, the metric's too, shades the fault window.
+  assert.equal((svg.match(/<rect class="fault" data-fault="0"/g) ?? []).length, 8)
+  const [naive, hardened] = [...svg.matchAll(/<path class="series metric" d="([^"]+)"/g)].map((m) =>
+    ys(m[1] as string),
+  )
+  assert.ok(naive && hardened)
+  // Shared scale: hardened's peak of 1 stays near the baseline that naive's peak of 20 rises far above.
+  const base = Math.max(...naive)
+  const rise = (points: number[]) => base - Math.min(...points)
+  assert.ok(rise(naive) > 100, `naive rises ${rise(naive)} px`)
+  assert.ok(rise(hardened) < rise(naive) / 10, `hardened rises ${rise(hardened)} px, naive ${rise(naive)} px`)
+  assert.match(
+    renderReport(withFills()),
+    /!\[Throughput, latency, errors and shortener_db_lookups_total per second/,
+  )
+})
+
+test('a summary without metric series (older runs) renders the three request rows only', () => {
+  const svg = renderChart(chartInput(fakeSummary()))
+  assert.equal((svg.match(/<g class="row metric">/g) ?? []).length, 0)
 })
 
 test('labels are escaped and missing seconds break the latency line', () => {

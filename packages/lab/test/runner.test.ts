@@ -10,14 +10,15 @@ import { latency } from '../src/faults/index.ts'
 import { errorRateBelow } from '../src/invariants.ts'
 import { labStateDir } from '../src/paths.ts'
 import { defaultCommand, LabRunError, runDirFor, runExperiment } from '../src/runner.ts'
+import { crashingSystem } from './fixtures/selftest.system.ts'
 
 const broken = defineExperiment({
   id: 'pm00',
   slug: 'broken',
-  system: 'lab',
+  system: crashingSystem,
   title: 'a service that crashes at boot',
   catalog: { incident: 'none', mechanism: 'none' },
-  services: { api: { entry: 'packages/lab/test/fixtures/k6-sample.jsonl', startTimeoutS: 5 } },
+  services: { api: { startTimeoutS: 5 } },
   mitigations: { redisTimeout: true },
   load: { script: 'packages/lab/test/fixtures/selftest-load.js', durationS: 5 },
   timeline: [{ at: 1, until: 2, action: latency('redis-cache', 100) }],

@@ -7,8 +7,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { repoRoot } from '../src/paths.ts'
 import { ServiceFleet } from '../src/services.ts'
-
-const entry = 'packages/lab/test/fixtures/selftest-service.ts'
+import { crashingSystem, twoRoleSystem } from './fixtures/selftest.system.ts'
 
 function processState(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -19,8 +18,8 @@ test('a fleet starts instances on distinct ports, signals, restarts and stops th
   const applied: string[] = []
   const fleet = new ServiceFleet({
     repoRoot,
-    system: 'lab',
-    services: { api: { entry, instances: 2, env: { REDIS_URL: 'redis://127.0.0.1:1' } } },
+    system: twoRoleSystem,
+    services: { api: { instances: 2, env: { REDIS_URL: 'redis://127.0.0.1:1' } } },
     mode: 'hardened',
     mitigations: { redisTimeout: true },
     baseEnv: {},
@@ -32,7 +31,7 @@ test('a fleet starts instances on distinct ports, signals, restarts and stops th
   })
   t.after(() => fleet.stopAll())
   await fleet.start()
-  const [a, b] = fleet.httpInstances('api')
+  const [a, b] = fleet.instancesOf('api')
   assert.ok(a?.url && b?.url && a.pid && b.pid)
   assert.notEqual(a.port, b.port)
   assert.deepEqual(applied.sort(), ['api-0', 'api-1'])
@@ -63,10 +62,8 @@ test('a fleet starts instances on distinct ports, signals, restarts and stops th
 test('a service that crashes at boot fails the start with its log tail', async () => {
   const fleet = new ServiceFleet({
     repoRoot,
-    system: 'lab',
-    services: {
-      api: { entry: 'packages/lab/test/fixtures/k6-sample.jsonl', instances: 1, startTimeoutS: 5 },
-    },
+    system: crashingSystem,
+    services: { api: { instances: 1, startTimeoutS: 5 } },
     mode: 'naive',
     mitigations: {},
     baseEnv: {},
@@ -75,4 +72,35 @@ test('a service that crashes at boot fails the start with its log tail', async (
   })
   await assert.rejects(fleet.start(), /api-0 did not start: exited with 1/)
   await fleet.stopAll()
+})
+
+test('a worker gets a port too: it is health-waited, switched and scraped like an HTTP service', async (t) => {
+  const applied: string[] = []
+  const fleet = new ServiceFleet({
+    repoRoot,
+    system: twoRoleSystem,
+    services: { api: {}, worker: { instances: 2 } },
+    mode: 'naive',
+    mitigations: { redisTimeout: false },
+    baseEnv: { REDIS_URL: 'redis://127.0.0.1:1' },
+    logDir: mkdtempSync(join(tmpdir(), 'lab-fleet-')),
+    log: () => {},
+    afterStart: async (instance) => {
+      applied.push(instance.name)
+    },
+  })
+  t.after(() => fleet.stopAll())
+  await fleet.start()
+  const workers = fleet.instancesOf('worker')
+  assert.deepEqual(
+    workers.map((w) => w.name),
+    ['worker-0', 'worker-1'],
+  )
+  assert.equal(new Set(fleet.instances.map((i) => i.port)).size, 3, 'every process has its own port')
+  assert.deepEqual(applied.sort(), ['api-0', 'worker-0', 'worker-1'])
+  assert.equal(fleet.serviceOf(workers[0] as (typeof workers)[0]).role, 'worker')
+  assert.equal((await fetch(`${workers[1]?.url}/metrics`)).status, 200)
+  assert.deepEqual(fleet.switchEnv(), { MITIGATION_REDIS_TIMEOUT: 'false' })
+  await fleet.kill(workers[0] as (typeof workers)[0])
+  assert.equal(workers[0]?.alive, false)
 })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { LabContext } from '../src/context.ts'
 import type { Fault } from '../src/experiment.ts'
-import type { Action, FaultContext } from '../src/faults/action.ts'
+import type { Action } from '../src/faults/action.ts'
 import { type Clock, faultWindows, planTimeline, Timeline, type TimelineEvent } from '../src/timeline.ts'
 
 /** A clock that only moves when the test says so; sleepers wake in deadline order. */
@@ -69,7 +70,7 @@ function recorder(
   }
 }
 
-const context = {} as Omit<FaultContext, 'signal'>
+const context = {} as LabContext
 
 test('planTimeline orders by time, heals before injects on the same second, expands every/hold', () => {
   const a = { kind: 't', describe: 'a', run: async () => undefined }
@@ -237,4 +238,33 @@ test('every + hold: each repetition is healed after `hold` seconds', async () =>
     '7000 inject pause',
     '8000 heal pause (until)',
   ])
+})
+
+test('a fault injected before the start is recorded before zero and healed at stop, like a planned one', async () => {
+  const clock = new ManualClock()
+  const log: string[] = []
+  const timeline = new Timeline({ faults: [], context, clock })
+  await clock.advanceTo(500)
+  await timeline.inject(recorder('db cost', log, clock), 'Postgres +50 ms')
+  await clock.advanceTo(2500)
+  const started = timeline.start()
+  await started
+  await clock.advanceTo(9000)
+  assert.deepEqual(log, ['500 inject db cost'], 'nothing heals it while the run goes on')
+  await timeline.stop()
+  assert.deepEqual(log, ['500 inject db cost', '9000 heal db cost (cleanup)'])
+  const [fired, healed] = timeline.events
+  assert.equal(fired?.fault, -1, 'an injected fault has a negative index: it is no timeline entry')
+  assert.equal(fired?.label, 'Postgres +50 ms')
+  assert.equal(fired?.tS, -2, 'injected 2 s before the start')
+  assert.equal(healed?.phase, 'heal')
+  assert.equal(healed?.tS, 6.5)
+})
+
+test('an injected fault that fails rejects, and is recorded as failed', async () => {
+  const clock = new ManualClock()
+  const timeline = new Timeline({ faults: [], context, clock })
+  await assert.rejects(timeline.inject(recorder('toxic', [], clock, { fail: true })), /toxic: toxic broke/)
+  assert.equal(timeline.events[0]?.status, 'failed')
+  await timeline.stop()
 })

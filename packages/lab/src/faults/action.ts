@@ -1,23 +1,12 @@
-import type { Redis } from 'ioredis'
-import type { Pool } from 'pg'
-import type { Mode } from '../experiment.ts'
-import type { InfraControl } from '../infra.ts'
-import type { ServiceFleet } from '../services.ts'
-import type { ToxiproxyApi } from './toxiproxy.ts'
+import type { LabContext } from '../context.ts'
 
-/** What an action may touch while it runs. Redis and Postgres are direct, never through Toxiproxy. */
-export interface FaultContext {
-  mode: Mode
-  mitigations: Record<string, boolean>
+/**
+ * What an action may touch while it runs: the mode's lab context (direct clients, Toxiproxy, the
+ * infra and the fleet) plus an abort signal.
+ */
+export interface FaultContext extends LabContext {
   /** Aborted when the run is cleaning up: a long action (a blocked SQL statement) must give up. */
-  signal: AbortSignal
-  services: ServiceFleet
-  infra: InfraControl
-  toxiproxy: ToxiproxyApi
-  pg: Pool
-  redis: Redis
-  queueRedis: Redis
-  log(message: string): void
+  readonly signal: AbortSignal
 }
 
 /**
@@ -37,7 +26,7 @@ export interface ActionResult {
 }
 
 /**
- * A fault action. Constructors in `faults/index.ts` build them (`latency('redis-cache', 1000)`,
+ * A fault action. Constructors in `faults/*.ts` build them (`latency('redis-cache', 1000)`,
  * `kill(service('api', 0))` …); `action(describe, run)` makes a custom one.
  */
 export interface Action {

@@ -1,10 +1,28 @@
 /**
  * The chart: one column per mode (naive | hardened), three rows — throughput, latency (p50/p99,
- * log scale) and error rate — on a shared time axis with each fault window shaded. Hand-written
- * SVG from a pure function; scales are shared across columns so the two runs compare at a glance.
+ * log scale) and error rate — then one row per metric an invariant names (per second), on a
+ * shared time axis with each fault window shaded. Hand-written SVG from a pure function; scales
+ * are shared across columns so the two runs compare at a glance.
  */
+import type { MetricSeries } from '../metric-series.ts'
 import type { FaultWindow } from '../timeline.ts'
 import type { SecondStats } from '../timeseries.ts'
+import { type MetricRow, metricRowAxes, metricRowSeries, metricRows } from './chart-metric-rows.ts'
+import {
+  areaPath,
+  colors,
+  escapeXml,
+  type Frame,
+  formatCount,
+  linePath,
+  niceCeil,
+  num,
+  type Point,
+  rowTitle,
+  yGrid,
+} from './svg.ts'
+
+export { escapeXml, linePath, niceCeil } from './svg.ts'
 
 export interface ChartPanel {
   /** Column heading, e.g. `naive — mitigations off`. */
@@ -12,6 +30,8 @@ export interface ChartPanel {
   /** Short numbers under the heading. */
   subtitle?: string
   series: SecondStats[]
+  /** The metrics invariants read, per second (summary.json `metricSeries`). */
+  metrics?: MetricSeries[]
 }
 
 export interface ChartInput {
@@ -20,19 +40,6 @@ export interface ChartInput {
   durationS: number
   panels: ChartPanel[]
   faults: FaultWindow[]
-}
-
-const colors = {
-  total: '#4c78a8',
-  ok: '#54a24b',
-  p50: '#2a9d8f',
-  p99: '#f58518',
-  errors: '#e45756',
-  fault: '#e45756',
-  grid: '#e6e6e6',
-  axis: '#8c8c8c',
-  text: '#222222',
-  muted: '#666666',
 }
 
 const layout = {
@@ -49,28 +56,8 @@ const layout = {
     { key: 'latency', height: 190 },
     { key: 'errors', height: 120 },
   ] as const,
+  metricRowHeight: 150,
   footerHeight: 44,
-}
-
-export function escapeXml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&apos;')
-}
-
-function num(n: number): string {
-  return (Math.round(n * 10) / 10).toString()
-}
-
-/** A "nice" upper bound ≥ value: 1, 2, 2.5, 5 × 10^k. */
-export function niceCeil(value: number): number {
-  if (!(value > 0)) return 1
-  const exp = 10 ** Math.floor(Math.log10(value))
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= value) return m * exp
-  return 10 * exp
 }
 
 function timeStep(span: number): number {
@@ -83,53 +70,21 @@ function formatLatencyTick(ms: number): string {
   return `${ms} ms`
 }
 
-function formatCount(n: number): string {
-  if (n >= 10_000) return `${Math.round(n / 1000)}k`
-  if (n >= 1000) return `${(n / 1000).toFixed(1).replace(/\.0$/, '')}k`
-  return String(Math.round(n * 100) / 100)
-}
-
-interface Frame {
-  x: number
-  y: number
-  w: number
-  h: number
-}
-
-type Point = [number, number] | null
-
-/** `M…L…` with a new `M` after each gap (null), so missing seconds break the line. */
-export function linePath(points: Point[]): string {
-  let d = ''
-  let pen = false
-  for (const p of points) {
-    if (p === null) {
-      pen = false
-      continue
-    }
-    d += `${pen ? 'L' : 'M'}${num(p[0])} ${num(p[1])}`
-    pen = true
-  }
-  return d
-}
-
-function areaPath(points: [number, number][], baseY: number): string {
-  if (points.length === 0) return ''
-  const first = points[0] as [number, number]
-  const last = points[points.length - 1] as [number, number]
-  return `M${num(first[0])} ${num(baseY)}${points.map(([x, y]) => `L${num(x)} ${num(y)}`).join('')}L${num(last[0])} ${num(baseY)}Z`
-}
-
 export function renderChart(input: ChartInput): string {
   const panels = input.panels.length > 0 ? input.panels : [{ title: 'no data', series: [] }]
   const n = panels.length
   const plotW = (layout.width - layout.marginLeft - layout.marginRight - layout.columnGap * (n - 1)) / n
   const spanS = Math.max(input.durationS, ...panels.map((p) => p.series.length), 1)
   const rowsTop = layout.headerHeight + layout.columnTitleHeight
-  const rowFrames: { key: string; y: number; h: number }[] = []
+  const metrics = metricRows(panels)
+  const rowFrames: { key: string; y: number; h: number; metric?: number }[] = []
   let y = rowsTop
-  for (const row of layout.rows) {
-    rowFrames.push({ key: row.key, y: y + layout.rowTitleHeight, h: row.height })
+  const rows = [
+    ...layout.rows.map((r) => ({ key: r.key as string, height: r.height })),
+    ...metrics.map((_, i) => ({ key: 'metric', height: layout.metricRowHeight, metric: i })),
+  ]
+  for (const row of rows) {
+    rowFrames.push({ ...row, y: y + layout.rowTitleHeight, h: row.height })
     y += layout.rowTitleHeight + row.height + layout.rowGap
   }
   const height = y - layout.rowGap + layout.footerHeight
@@ -158,7 +113,7 @@ export function renderChart(input: ChartInput): string {
       `<text x="${layout.marginLeft}" y="52" font-size="13" fill="${colors.muted}">${escapeXml(input.subtitle)}</text>`,
     )
   }
-  out.push(renderLegend(layout.marginLeft, 78, input.faults))
+  out.push(renderLegend(layout.marginLeft, 78, input.faults, metrics.length > 0))
 
   panels.forEach((panel, col) => {
     const x0 = layout.marginLeft + col * (plotW + layout.columnGap)
@@ -191,6 +146,8 @@ export function renderChart(input: ChartInput): string {
         for (let d = minDecade; d <= maxDecade; d++)
           ticks.push({ v: (d - minDecade) / (maxDecade - minDecade), label: formatLatencyTick(10 ** d) })
         out.push(...yGrid(frame, ticks))
+      } else if (row.metric !== undefined) {
+        out.push(...metricRowAxes(frame, metrics[row.metric] as MetricRow))
       } else {
         out.push(rowTitle(frame, 'Errors', 'failed or unanswered requests, % per second'))
         out.push(
@@ -202,14 +159,18 @@ export function renderChart(input: ChartInput): string {
       }
       out.push(...faultShapes(frame, input.faults, xOf, row.key === 'throughput'))
       out.push(...xAxis(frame, spanS, xOf, bottom))
-      out.push(
-        ...rowSeries(row.key, frame, panel.series, input.durationS, xOf, {
-          maxRps,
-          minDecade,
-          maxDecade,
-          maxErr,
-        }),
-      )
+      if (row.metric !== undefined) {
+        out.push(...metricRowSeries(frame, metrics[row.metric] as MetricRow, panel, input.durationS, xOf))
+      } else {
+        out.push(
+          ...rowSeries(row.key, frame, panel.series, input.durationS, xOf, {
+            maxRps,
+            minDecade,
+            maxDecade,
+            maxErr,
+          }),
+        )
+      }
       if (input.durationS < spanS) {
         const xe = xOf(input.durationS)
         out.push(
@@ -222,28 +183,10 @@ export function renderChart(input: ChartInput): string {
   })
 
   out.push(
-    `<text x="${layout.width / 2}" y="${num(height - 12)}" text-anchor="middle" font-size="12" fill="${colors.muted}">seconds since the load started · shaded: fault active · dotted: load stopped</text>`,
+    `<text x="${layout.width / 2}" y="${num(height - 12)}" text-anchor="middle" font-size="12" fill="${colors.muted}">seconds since the load started · shaded: fault active · dotted: load stopped${metrics.length > 0 ? ' · metrics summed over instances' : ''}</text>`,
   )
   out.push('</svg>')
   return `${out.join('\n')}\n`
-}
-
-function rowTitle(frame: Frame, title: string, unit: string): string {
-  return `<text x="${num(frame.x)}" y="${num(frame.y - 8)}" font-size="13"><tspan font-weight="600">${escapeXml(title)}</tspan><tspan dx="6" fill="${colors.muted}">· ${escapeXml(unit)}</tspan></text>`
-}
-
-function yGrid(frame: Frame, ticks: { v: number; label: string }[]): string[] {
-  const out: string[] = []
-  for (const t of ticks) {
-    const y = frame.y + frame.h - t.v * frame.h
-    out.push(
-      `<line x1="${num(frame.x)}" y1="${num(y)}" x2="${num(frame.x + frame.w)}" y2="${num(y)}" stroke="${colors.grid}"/>`,
-    )
-    out.push(
-      `<text x="${num(frame.x - 8)}" y="${num(y + 4)}" text-anchor="end" font-size="11" fill="${colors.muted}">${escapeXml(t.label)}</text>`,
-    )
-  }
-  return out
 }
 
 function xAxis(frame: Frame, spanS: number, xOf: (t: number) => number, labels: boolean): string[] {
@@ -305,7 +248,7 @@ function faultShapes(
   return out
 }
 
-function renderLegend(x: number, y: number, faults: FaultWindow[]): string {
+function renderLegend(x: number, y: number, faults: FaultWindow[], metrics: boolean): string {
   const items: string[] = []
   let cx = x
   const swatch = (color: string, label: string, dashed = false) => {
@@ -320,6 +263,7 @@ function renderLegend(x: number, y: number, faults: FaultWindow[]): string {
   swatch(colors.p50, 'p50')
   swatch(colors.p99, 'p99')
   swatch(colors.errors, 'error rate')
+  if (metrics) swatch(colors.metric, 'metric an invariant reads')
   const faultText = faults
     .map(
       (f, i) =>

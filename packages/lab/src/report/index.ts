@@ -20,7 +20,14 @@ export function chartInput(summary: Summary): ChartInput {
     const numbers = f
       ? `${run.faultWindow ? `${run.faultWindow.fromS}–${run.faultWindow.toS} s` : 'fault window'}: p99 ${f.p99Ms === null ? 'n/a' : formatMs(f.p99Ms)} · errors ${formatPercent(f.errorRate)} · ${f.rps.toFixed(0)} req/s`
       : `p99 ${run.totals.p99Ms === null ? 'n/a' : formatMs(run.totals.p99Ms)} · errors ${formatPercent(run.totals.errorRate)}`
-    return [{ title: `${mode} — ${mitigationText(run.mitigations)}`, subtitle: numbers, series: run.series }]
+    return [
+      {
+        title: `${mode} — ${mitigationText(run.mitigations)}`,
+        subtitle: numbers,
+        series: run.series,
+        metrics: run.metricSeries ?? [],
+      },
+    ]
   })
   const verdict =
     summary.verdict.reproduces === null

@@ -72,7 +72,9 @@ function eventLine(e: TimelineEvent): string {
       : ` (${e.tookMs < 1000 ? `${Math.round(e.tookMs)} ms` : `${(e.tookMs / 1000).toFixed(1)} s`})`
   const what = e.phase === 'inject' ? 'fired' : `healed${e.reason === 'cleanup' ? ' at cleanup' : ''}`
   const status = e.status === 'failed' ? ' — **FAILED**' : ''
-  return `${seconds(Number(e.tS.toFixed(1)))} · F${e.fault + 1} ${md(e.label)} ${what}${took}${status}${e.note ? `: ${md(e.note)}` : ''}`
+  // A negative index is a fault injected from setup (`ctx.inject`), not a timeline entry.
+  const name = e.fault < 0 ? 'setup' : `F${e.fault + 1}`
+  return `${seconds(Number(e.tS.toFixed(1)))} · ${name} ${md(e.label)} ${what}${took}${status}${e.note ? `: ${md(e.note)}` : ''}`
 }
 
 export function renderReport(summary: Summary): string {
@@ -122,7 +124,9 @@ export function renderReport(summary: Summary): string {
   out.push('')
 
   out.push('## Chart', '')
-  out.push('![Throughput, latency and errors per second, naive and hardened side by side](chart.svg)', '')
+  const charted = [...new Set(runs.flatMap(({ run }) => (run.metricSeries ?? []).map((m) => m.metric)))]
+  const alt = `Throughput, latency, errors${charted.length ? ` and ${charted.join(', ')}` : ''} per second`
+  out.push(`![${alt}, naive and hardened side by side](chart.svg)`, '')
 
   if (runs.length > 0) {
     out.push('## Key numbers', '')

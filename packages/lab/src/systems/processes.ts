@@ -1,0 +1,101 @@
+/**
+ * A system's processes as background daemons: the native twin of
+ * `docker compose --profile <system> up`. Each process is an `@faultline/infra` daemon component
+ * (the same idempotent, health-waited start, stale-pidfile handling and SIGTERM-then-SIGKILL stop
+ * that Postgres and Kafka get), with its pidfile and log under `.faultline/systems/<system>/`.
+ */
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { type Component, daemonComponent, type InfraContext, serviceEnv, systemPorts } from '@faultline/infra'
+import { repoRoot } from '../paths.ts'
+import type { SystemDescriptor } from '../system.ts'
+
+/** `<repo>/.faultline/systems/<system>`: one folder per process (pidfile + log). */
+export function systemStateDir(system: string): string {
+  return resolve(repoRoot, '.faultline', 'systems', system)
+}
+
+export interface SystemProcess {
+  /** `api`, `worker` … (one instance each: `up` is for trying a system, the lab runs fleets). */
+  service: string
+  port: number
+  url: string
+  component: Component
+}
+
+/** The package folder of an entry file: its cwd, as under the lab and in the container. */
+function packageDir(entry: string): string {
+  for (
+    let dir = dirname(resolve(repoRoot, entry));
+    dir.startsWith(repoRoot) && dir !== repoRoot;
+    dir = dirname(dir)
+  ) {
+    if (existsSync(join(dir, 'package.json'))) return dir
+  }
+  return repoRoot
+}
+
+/** The host port of a process: the one port table (`systemPorts` in `@faultline/infra`). */
+export function portOf(system: string, service: string): number {
+  const table = systemPorts as Record<string, Record<string, number> | undefined>
+  const port = table[system]?.[service]
+  if (port === undefined) {
+    throw new Error(
+      `no host port for ${system}/${service}: add it to systemPorts in packages/infra/src/topology.ts (and publish the same port in the system's compose file)`,
+    )
+  }
+  return port
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
+    await res.body?.cancel()
+    return res.ok
+  } catch {
+    return false
+  }
+}
+
+/** One daemon per service of the system, in declaration order (start order). */
+export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
+  const names = Object.keys(system.services)
+  return names.map((service, index) => {
+    const spec = system.services[service]
+    if (!spec) throw new Error(`unknown service ${service}`)
+    const port = portOf(system.name, service)
+    const url = `http://127.0.0.1:${port}`
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...serviceEnv(),
+      ...spec.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      INSTANCE_ID: `${service}-0`,
+      SERVICE_NAME: service,
+    }
+    const component = daemonComponent({
+      name: service,
+      // Earlier services first: a worker starts once the API (which runs the migrations) is healthy.
+      dependsOn: names.slice(0, index),
+      ports: [port],
+      address: url,
+      executable: () => process.execPath,
+      install: async () => {},
+      command: () => ({
+        command: process.execPath,
+        args: [resolve(repoRoot, spec.entry)],
+        cwd: packageDir(spec.entry),
+        env,
+      }),
+      healthy: () => answers(`${url}${spec.healthPath ?? '/healthz'}`),
+      startTimeoutMs: 60_000,
+      stopTimeoutMs: 20_000,
+    })
+    return { service, port, url, component }
+  })
+}
+
+export function systemContext(system: string, log: (message: string) => void): InfraContext {
+  return { stateDir: systemStateDir(system), cacheDir: '', log: (message) => log(`${system}/${message}`) }
+}
