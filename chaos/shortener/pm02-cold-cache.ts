@@ -36,6 +36,9 @@ import {
   invariant,
   type RunContext,
 } from '@faultline/lab'
+import { fixture } from '../../services/shortener/src/fixture.ts'
+import shortener from '../../services/shortener/src/system.ts'
+import { apiUrls } from './lib/api-urls.ts'
 import { addDbCost } from './lib/cache-db-cost.ts'
 
 /** Seeded codes are `pm02-1` … `pm02-<keys>` (custom aliases; rank 1 is the hottest). */
@@ -55,43 +58,25 @@ function keysOf(ctx: RunContext): number {
   return Number(ctx.experiment.load.env?.KEYS ?? seededKeys)
 }
 
-/** Seeds `count` links directly in Postgres (ids leased from id_blocks like the service does). */
+/** The seeded codes, hottest first. */
+function codes(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`)
+}
+
+/**
+ * Seeds `count` links straight into Postgres with the shortener's fixture (ids leased the way the
+ * service leases them): thousands of codes through the API would take minutes. They stay between
+ * runs; only the missing ones are inserted.
+ */
 async function seedCodes(ctx: HookContext, count: number): Promise<void> {
-  const { rows } = await ctx.pg.query<{ n: string }>(
-    `SELECT count(*) AS n FROM shortener.links WHERE code = ANY(SELECT $1 || i FROM generate_series(1, $2::int) i)`,
-    [prefix, count],
-  )
-  const present = Number(rows[0]?.n ?? 0)
-  if (present < count) {
-    const lease = await ctx.pg.query<{ start: string }>(
-      `UPDATE shortener.id_blocks SET next_id = next_id + $1 WHERE name = 'links' RETURNING next_id - $1 AS start`,
-      [count],
-    )
-    const start = Number(lease.rows[0]?.start)
-    await ctx.pg.query(
-      `INSERT INTO shortener.links (id, code, url, custom_alias)
-       SELECT $1::bigint + i - 1, $2 || i, 'https://example.com/pm02/' || i, true FROM generate_series(1, $3::int) i
-       ON CONFLICT (code) DO NOTHING`,
-      [start, prefix, count],
-    )
-  }
+  const links = codes(count).map((code, i) => ({ code, url: `https://example.com/pm02/${i + 1}` }))
+  const { present } = await fixture.seedLinks(ctx.pg, links)
   ctx.log(`${count} codes seeded (${present} were already there)`)
 }
 
 /** GETs every code once (both instances, 32 at a time) so the load starts on a warm cache. */
 async function warmCache(ctx: HookContext, count: number): Promise<void> {
-  const bases = ctx.services.filter((s) => s.url).map((s) => s.url as string)
-  let next = 1
-  let failed = 0
-  const worker = async (w: number) => {
-    for (let rank = next++; rank <= count; rank = next++) {
-      const res = await fetch(`${bases[(rank + w) % bases.length]}/${prefix}${rank}`, { redirect: 'manual' })
-      await res.arrayBuffer()
-      if (res.status !== 301 && res.status !== 302) failed++
-    }
-  }
-  await Promise.all(Array.from({ length: 32 }, (_, w) => worker(w)))
-  if (failed > 0) throw new Error(`warming the cache: ${failed} of ${count} redirects failed`)
+  await fixture.redirectEach(apiUrls(ctx), codes(count), { concurrency: 32 })
   ctx.log(`cache warmed: ${count} codes`)
 }
 
@@ -167,7 +152,7 @@ const sanity: Invariant[] = [
 export default defineExperiment({
   id: 'pm02',
   slug: 'cold-cache',
-  system: 'shortener',
+  system: shortener,
   title: 'Cold cache under steady load: misses fan out, timeouts prevent refill',
   description: describe(rate, seededKeys, 20),
   services: { api: { instances: 2 } },

@@ -9,7 +9,7 @@
  * steady rate. Then the app→Postgres path hangs (a Toxiproxy `timeout` toxic with timeout 0 on
  * the `postgres` proxy: bytes stop, connections stay open).
  *
- * Naive (`readinessIndependentOfDeps` off): `/readyz` also runs `SELECT 1` on Postgres, which
+ * Naive (`readinessIndependentOfDeps` off): `/readyz` also queries Postgres (a trivial query), which
  * hangs until READINESS_DB_TIMEOUT_MS (500 ms) — every instance reports "not ready" at the same
  * moment, the balancer has no instance left and every redirect gets 503, although each instance
  * could have served every one of them from Redis. Hardened: readiness says only whether this
@@ -25,6 +25,8 @@ import {
   successAtLeast,
   timeout,
 } from '@faultline/lab'
+import { fixture } from '../../services/shortener/src/fixture.ts'
+import shortener from '../../services/shortener/src/system.ts'
 import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /** Codes are custom aliases `pm03-0000` …, so the load script can name them without asking. */
@@ -36,23 +38,15 @@ function code(i: number): string {
   return `${codePrefix}${String(i).padStart(4, '0')}`
 }
 
+/** The codes' links, cached entries and fill leases of an earlier run go: the codes are made again. */
 async function resetCodes(ctx: HookContext): Promise<void> {
-  // The schema exists once any shortener instance has started (migrations run at boot).
-  const { rows } = await ctx.pg.query<{ t: string | null }>(
-    `SELECT to_regclass('shortener.links')::text AS t`,
-  )
-  if (rows[0]?.t) await ctx.pg.query(`DELETE FROM shortener.links WHERE code LIKE $1`, [`${codePrefix}%`])
-  // Keys from services/shortener/src/keys.ts: cached links (or negative markers) and fill leases.
-  for (const pattern of [`shortener:link:${codePrefix}*`, `shortener:fill:${codePrefix}*`]) {
-    const keys = await ctx.redis.keys(pattern)
-    if (keys.length > 0) await ctx.redis.unlink(...keys)
-  }
+  await fixture.reset(ctx, codePrefix)
 }
 
 /** Creates every code through the API, then redirects each once so the cache holds it. */
 async function createCodes(ctx: HookContext): Promise<void> {
   const codes = Array.from({ length: codeCount }, (_, i) => code(i))
-  await createAndWarmCodes(ctx, codes, { instances, experiment: 'pm03' })
+  await createAndWarmCodes(ctx, codes, { experiment: 'pm03' })
   ctx.log(`${codeCount} codes created and cached`)
 }
 
@@ -61,7 +55,7 @@ const hangPostgres = timeout('postgres', 0)
 export default defineExperiment({
   id: 'pm03',
   slug: 'readiness-checks-postgres',
-  system: 'shortener',
+  system: shortener,
   title: 'Readiness that checks Postgres takes every instance out',
   description:
     `${instances} API instances behind a readiness-aware balancer serve ${codeCount} cached codes; then app→Postgres hangs (Toxiproxy timeout 0). ` +

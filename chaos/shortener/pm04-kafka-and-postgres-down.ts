@@ -8,7 +8,7 @@
  * later. Postgres is back within a few seconds of its heal (the replica was left running and
  * streams again on its own once the primary is up); Kafka, a JVM, takes longer. After the load
  * the lab waits until the click pipeline is drained: every API spool empty and every event Kafka
- * acknowledged counted by the worker in `link_clicks`.
+ * acknowledged counted by the worker in Postgres.
  *
  * The data plane (a redirect of a cached code) needs neither: Redis answers it and the click is
  * handed to an in-process recorder without waiting. So redirects stay ≥ 99% in both modes. The
@@ -44,6 +44,8 @@ import {
   stop,
   successAtLeast,
 } from '@faultline/lab'
+import { fixture } from '../../services/shortener/src/fixture.ts'
+import shortener from '../../services/shortener/src/system.ts'
 import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /**
@@ -67,12 +69,8 @@ function code(mode: string, i: number): string {
 }
 
 /** Clicks the worker has counted in Postgres for this mode's codes. */
-async function clicksCounted(ctx: Pick<HookContext, 'pg' | 'mode'>): Promise<number> {
-  const { rows } = await ctx.pg.query<{ n: string }>(
-    'SELECT coalesce(sum(count), 0)::text AS n FROM shortener.link_clicks WHERE code LIKE $1',
-    [`${modeCodePrefix(ctx.mode)}%`],
-  )
-  return Number(rows[0]?.n ?? 0)
+function clicksCounted(ctx: Pick<HookContext, 'pg' | 'mode'>): Promise<number> {
+  return fixture.clicksCounted(ctx.pg, modeCodePrefix(ctx.mode))
 }
 
 /** One metric summed over every API instance, scraped now (the lab's scrapes are before/after). */
@@ -90,18 +88,8 @@ async function scrapeSum(ctx: HookContext, metric: string): Promise<number> {
 async function resetCodes(ctx: HookContext): Promise<void> {
   // No instance runs during reset: the previous mode's spool files go with its codes.
   rmSync(spoolDir, { recursive: true, force: true })
-  // The schema exists once any shortener instance has started (migrations run at boot).
-  const { rows } = await ctx.pg.query<{ t: string | null }>(
-    `SELECT to_regclass('shortener.links')::text AS t`,
-  )
-  if (rows[0]?.t) {
-    await ctx.pg.query(`DELETE FROM shortener.links WHERE code LIKE 'pm04-%'`)
-    await ctx.pg.query(`DELETE FROM shortener.link_clicks WHERE code LIKE 'pm04-%'`)
-  }
-  for (const pattern of ['shortener:link:pm04-*', 'shortener:fill:pm04-*']) {
-    const keys = await ctx.redis.keys(pattern)
-    if (keys.length > 0) await ctx.redis.unlink(...keys)
-  }
+  // Every earlier run's codes go (their prefixes differ from this run's), with their counts.
+  await fixture.reset(ctx, 'pm04-')
 }
 
 /**
@@ -111,7 +99,7 @@ async function resetCodes(ctx: HookContext): Promise<void> {
  */
 async function createCodes(ctx: HookContext): Promise<void> {
   const codes = Array.from({ length: codeCount }, (_, i) => code(ctx.mode, i))
-  await createAndWarmCodes(ctx, codes, { instances, experiment: 'pm04' })
+  await createAndWarmCodes(ctx, codes, { experiment: 'pm04' })
   const deadline = Date.now() + 60_000
   let counted = await clicksCounted(ctx)
   while (counted < codeCount && Date.now() < deadline) {
@@ -147,7 +135,7 @@ const outage = (at: number, until: number, killAt: number, restartAt: number) =>
 export default defineExperiment({
   id: 'pm04',
   slug: 'kafka-and-postgres-down',
-  system: 'shortener',
+  system: shortener,
   title: 'Kafka and Postgres down together',
   description:
     `${codeCount} cached codes redirected over ${instances} API instances while the Postgres primary and Kafka are stopped together, then started again. ` +
@@ -212,7 +200,7 @@ export default defineExperiment({
         // Never fewer than k6 saw served (none lost), never more than k6 asked for (none twice).
         holds: counted >= served && counted <= attempted,
         observed: `${counted} of ${served} (${Math.max(0, lost)} lost)`,
-        detail: `served per k6 ${served} of ${attempted} sent; counted in link_clicks ${counted}; dropped by the API (since each instance's last start) ${dropped}`,
+        detail: `served per k6 ${served} of ${attempted} sent; counted by the worker ${counted}; dropped by the API (since each instance's last start) ${dropped}`,
       }
     }),
     invariant(

@@ -3,9 +3,8 @@
  * migrations: the hard parts"; Braintree; Flagsmith).
  *
  * Two API instances serve redirects of 500 codes, uniformly, with a 1 s cache TTL
- * (`CACHE_TTL_S=1`, `CACHE_STALE_S=0`): most redirects miss Redis and run
- * `SELECT … FROM links WHERE code = $1` on Postgres, as every request of a table-backed endpoint
- * would. Then:
+ * (`CACHE_TTL_S=1`, `CACHE_STALE_S=0`): most redirects miss Redis and look their code up in the
+ * `links` table, as every request of a table-backed endpoint would. Then:
  * - F1, a long reader: a transaction that read `links` stays open for 10–12 s (an analytics
  *   query, a forgotten `BEGIN` in psql) — it holds ACCESS SHARE on `links`;
  * - F2, a migration: `ALTER TABLE links ADD COLUMN pm13_note text`, run by the shared runner
@@ -32,7 +31,6 @@
  * both modes (in naive it lands once the reader is gone); and, as a check on the run itself, the
  * redirects did read Postgres.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -46,18 +44,24 @@ import {
   sql,
   successAtLeast,
 } from '@faultline/lab'
+import { fixture } from '../../services/shortener/src/fixture.ts'
+import shortener from '../../services/shortener/src/system.ts'
+import { apiUrls } from './lib/api-urls.ts'
 
 /** Codes are custom aliases `pm13-0000` …, so the load script can name them without asking. */
 const codePrefix = 'pm13-'
 const codeCount = 500
 const instances = 2
-const schema = 'shortener'
-/** The column the migration adds (dropped again before each mode). */
-const column = 'pm13_note'
-/** The runner's bookkeeping table for the throwaway folder, beside the service's own. */
-const bookkeeping = 'pm13_schema_migrations'
-const migrationsDir = join(tmpdir(), 'faultline-pm13', 'migrations')
-const migrationFile = '0001_links_add_pm13_note.sql'
+/**
+ * The migration (`ALTER TABLE links ADD COLUMN pm13_note text`), written to a throwaway folder and
+ * applied by the shared runner with a bookkeeping table of its own; undone before each mode.
+ */
+const drill = fixture.addColumnDrill({
+  column: 'pm13_note',
+  bookkeepingTable: 'pm13_schema_migrations',
+  dir: join(tmpdir(), 'faultline-pm13', 'migrations'),
+  writtenBy: 'chaos/shortener/pm13-migration-lock.ts',
+})
 /** Hardened: how long one attempt may wait for its lock before it gives up and retries. */
 const lockTimeoutMs = 200
 const lockRetries = 50
@@ -68,64 +72,29 @@ function code(i: number): string {
 
 /** The migration runner's arguments for this mode: lock_timeout + retries only when the switch is on. */
 function migrationArgs(ctx: FaultContext): string[] {
-  const args = [
-    'packages/migrate/src/cli.ts',
-    '--dir',
-    migrationsDir,
-    '--schema',
-    schema,
-    '--table',
-    bookkeeping,
-  ]
+  const args = ['packages/migrate/src/cli.ts', ...drill.runnerArgs()]
   if (ctx.mitigations.migrationLockTimeout) {
     args.push('--lock-timeout-ms', String(lockTimeoutMs), '--retries', String(lockRetries))
   }
   return args
 }
 
+/**
+ * The migration written again and undone (first: an ALTER an interrupted run left waiting would
+ * keep `links` locked for the reset), then the codes of an earlier run removed.
+ */
 async function resetSchema(ctx: HookContext): Promise<void> {
-  mkdirSync(migrationsDir, { recursive: true })
-  writeFileSync(
-    join(migrationsDir, migrationFile),
-    '-- Written by chaos/shortener/pm13-migration-lock.ts: a typical forward migration, applied\n' +
-      '-- under load. Never part of services/shortener/migrations.\n' +
-      `ALTER TABLE links ADD COLUMN ${column} text;\n`,
-  )
-  // An ALTER left waiting by an interrupted run would keep `links` locked for whoever comes next.
-  await ctx.pg.query(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE pid <> pg_backend_pid() AND query LIKE '%ADD COLUMN ${column}%'`,
-  )
-  // The schema exists once any shortener instance has started (migrations run at boot).
-  const { rows } = await ctx.pg.query<{ t: string | null }>(
-    `SELECT to_regclass('${schema}.links')::text AS t`,
-  )
-  if (rows[0]?.t) {
-    await ctx.pg.query(`ALTER TABLE ${schema}.links DROP COLUMN IF EXISTS ${column}`)
-    await ctx.pg.query(`DELETE FROM ${schema}.links WHERE code LIKE $1`, [`${codePrefix}%`])
-  }
-  await ctx.pg.query(`DROP TABLE IF EXISTS ${schema}.${bookkeeping}`)
-  for (const pattern of [`shortener:link:${codePrefix}*`, `shortener:fill:${codePrefix}*`]) {
-    const keys = await ctx.redis.keys(pattern)
-    if (keys.length > 0) await ctx.redis.unlink(...keys)
-  }
+  await drill.prepare(ctx.pg)
+  await fixture.reset(ctx, codePrefix)
 }
 
 /** Creates every code through the API (not warmed: with a 1 s TTL the cache holds few anyway). */
 async function createCodes(ctx: HookContext): Promise<void> {
-  const codes = Array.from({ length: codeCount }, (_, i) => code(i))
-  for (let start = 0; start < codes.length; start += 25) {
-    await Promise.all(
-      codes.slice(start, start + 25).map(async (alias, j) => {
-        const res = await fetch(`${ctx.url('api', (start + j) % instances)}/api/links`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ url: `https://example.com/pm13/${alias}`, alias }),
-        })
-        if (res.status !== 201) throw new Error(`creating ${alias}: HTTP ${res.status} ${await res.text()}`)
-      }),
-    )
-  }
+  const links = Array.from({ length: codeCount }, (_, i) => ({
+    code: code(i),
+    url: `https://example.com/pm13/${code(i)}`,
+  }))
+  await fixture.createLinks(apiUrls(ctx), links, { concurrency: 25 })
   ctx.log(`${codeCount} codes created`)
 }
 
@@ -140,13 +109,13 @@ function timeline({ readerAt, readerUntil, migrationAt }: Plan) {
     {
       at: readerAt,
       until: readerUntil,
-      action: sql(`SELECT count(*) FROM ${schema}.links`, { holdOpen: true }),
+      action: sql(drill.longReadStatement, { holdOpen: true }),
       label: 'long reader: transaction on links held open (ACCESS SHARE)',
     },
     {
       at: migrationAt,
       action: command('node', migrationArgs, { timeoutS: 90 }),
-      label: `migration: ALTER TABLE links ADD COLUMN ${column}`,
+      label: `migration: ${drill.ddl}`,
     },
   ]
 }
@@ -167,14 +136,14 @@ function planOf(ctx: RunContext): Plan {
 export default defineExperiment({
   id: 'pm13',
   slug: 'migration-lock',
-  system: 'shortener',
+  system: shortener,
   title: 'Migration lock: ALTER TABLE behind a long reader blocks redirects',
   description:
     `Redirects of ${codeCount} codes with a 1 s cache TTL, so most read links in Postgres. A transaction holds a read lock on links; an ALTER TABLE links ADD COLUMN queues behind it and every redirect query queues behind the ALTER. ` +
     `Naive (no lock_timeout), redirects are blocked until the reader ends; hardened (lock_timeout ${lockTimeoutMs} ms + retry with backoff), each attempt gives up quickly, redirects flow, and the migration lands after the reader ends.`,
   services: { api: { instances } },
   env: {
-    DB_SCHEMA: schema,
+    DB_SCHEMA: fixture.schema,
     // Cache misses on purpose: redirects must reach the table the migration alters.
     CACHE_TTL_S: '1',
     CACHE_STALE_S: '0',
@@ -199,28 +168,15 @@ export default defineExperiment({
     ),
     invariant(
       'the migration was applied by the end',
-      `links.${column} exists, recorded once`,
+      `links.${drill.column} exists, recorded once`,
       async (ctx) => {
-        const { rows: columns } = await ctx.pg.query(
-          'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
-          [schema, 'links', column],
-        )
-        const { rows: found } = await ctx.pg.query<{ t: string | null }>(
-          'SELECT to_regclass($1)::text AS t',
-          [`${schema}.${bookkeeping}`],
-        )
-        const { rows: applied } = found[0]?.t
-          ? await ctx.pg.query<{ attempts: number; duration_ms: number }>(
-              `SELECT attempts, duration_ms FROM ${schema}.${bookkeeping}`,
-            )
-          : { rows: [] }
+        const { columnExists, applied } = await drill.state(ctx.pg)
         const run = ctx.events.find((e) => e.fault === 1 && e.phase === 'inject' && e.status !== 'started')
         return {
-          holds: columns.length === 1 && applied.length === 1,
-          observed:
-            applied.length === 1
-              ? `applied after ${applied[0]?.attempts} attempt(s) in ${((applied[0]?.duration_ms ?? 0) / 1000).toFixed(1)} s`
-              : `${columns.length === 1 ? 'column exists but ' : ''}not applied`,
+          holds: columnExists && applied !== undefined,
+          observed: applied
+            ? `applied after ${applied.attempts} attempt(s) in ${(applied.durationMs / 1000).toFixed(1)} s`
+            : `${columnExists ? 'column exists but ' : ''}not applied`,
           ...(run?.note ? { detail: `migration command: ${run.note}` } : {}),
         }
       },

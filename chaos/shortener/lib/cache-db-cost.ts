@@ -7,18 +7,18 @@
  * round trip the cost of a database on another host, under load — the condition both incidents
  * happened under.
  *
- * It is a condition of the whole run, not a fault: `setup` adds it once the cache is warm (warming
- * thousands of codes through a slow database would take minutes), so the timeline — and with it
- * the report's fault window — holds only the incident's own fault. The toxic is named `lab-…`:
- * the lab removes every such toxic when the next mode starts and when the run ends, whatever
- * happens.
+ * It is a condition of the whole run, not a fault of the timeline: `setup` adds it once the
+ * cache is warm (warming thousands of codes through a slow database would take minutes), so the
+ * report's fault window holds only the incident's own fault. It goes through the lab
+ * (`ctx.inject`), like every fault: recorded as a setup fault in the report and healed when the
+ * mode ends, whatever happens.
  */
-import type { HookContext } from '@faultline/lab'
-import { latency, toxiproxy } from '@faultline/toxiproxy'
+import { type HookContext, latency } from '@faultline/lab'
 
 /** Adds `latencyMs` to every response Postgres sends through its proxy, until the mode ends. */
 export async function addDbCost(ctx: HookContext, latencyMs: number): Promise<void> {
-  const name = `lab-db-cost-${process.pid}`
-  await toxiproxy().addToxic('postgres', latency({ latencyMs, name, stream: 'downstream' }))
-  ctx.log(`DB cost: Postgres +${latencyMs} ms per round trip until the end of the mode (toxic ${name})`)
+  await ctx.inject(
+    latency('postgres', latencyMs, { stream: 'downstream' }),
+    `DB cost: Postgres +${latencyMs} ms per round trip (whole mode)`,
+  )
 }
