@@ -14,7 +14,7 @@ import { LinkResolver } from './link-resolver.ts'
 import { LinkService } from './link-service.ts'
 import { LocalLinkCache } from './local-link-cache.ts'
 import { createShortenerMetrics, type GaugeSources } from './metrics.ts'
-import { MitigationState } from './mitigations.ts'
+import { createMitigationState } from './mitigations.ts'
 import { LinkRepository } from './repositories/links.ts'
 
 export interface Log {
@@ -42,7 +42,7 @@ export function createShortener(config: Config, clients: ShortenerClients) {
   kitMetrics.observePgPool(pool, 'primary')
   const gauges: GaugeSources = { spoolSize: () => 0 }
   const metrics = createShortenerMetrics(kitMetrics.registry, gauges)
-  const mitigations = new MitigationState(config.mitigations)
+  const mitigations = createMitigationState(config.mitigations)
   const keys = createKeys(config.redisKeyPrefix)
   const repo = new LinkRepository(pool)
   const scrambler = createScrambler(config.codeSecret, config.codeBits)
