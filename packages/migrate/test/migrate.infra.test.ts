@@ -19,7 +19,7 @@ async function isolated(t: Ctx, files: Record<string, string>) {
   const dir = await mkdtemp(join(tmpdir(), 'migrate-infra-'))
   infra.defer(() => rm(dir, { recursive: true, force: true }))
   for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, name), sql)
-  return { schema, dir, pool, connectionString: infra.urls.databaseUrl }
+  return { schema, dir, pool, connectionString: infra.urls.databaseUrl, defer: infra.defer }
 }
 
 test('applies pending migrations once, in order, and records them', async (t) => {
@@ -85,15 +85,26 @@ test('an applied migration whose file changed is refused (forward-only)', async 
   await assert.rejects(migrate({ dir, pool, schema }), MigrationChecksumError)
 })
 
-/** Opens a transaction that reads `table` and keeps its ACCESS SHARE lock until released. */
-async function longReader(pool: pg.Pool, schema: string, table: string) {
+/**
+ * Opens a transaction that reads `table` and keeps its ACCESS SHARE lock until released. A test
+ * that fails or times out before releasing it still ends it at cleanup: otherwise dropping the
+ * schema would wait behind its lock and the run would hang instead of failing.
+ */
+async function longReader(
+  { pool, defer }: { pool: pg.Pool; defer: (fn: () => unknown) => void },
+  schema: string,
+  table: string,
+) {
   const client = await pool.connect()
   await client.query('BEGIN')
   await client.query(`SELECT * FROM "${schema}"."${table}"`)
-  return async () => {
-    await client.query('COMMIT')
-    client.release()
+  let released: Promise<void> | undefined
+  const release = () => {
+    released ??= client.query('COMMIT').then(() => client.release())
+    return released
   }
+  defer(release)
+  return release
 }
 
 /** Resolves once an ALTER TABLE is waiting for a lock in Postgres. */
@@ -108,10 +119,10 @@ async function ddlWaiting(pool: pg.Pool) {
 }
 
 test('naive: DDL behind a long reader waits, and later readers queue behind the DDL', async (t) => {
-  const { schema, dir, pool } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
+  const { schema, dir, pool, defer } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
   await migrate({ dir, pool, schema })
   await writeFile(join(dir, '0002_alter.sql'), 'ALTER TABLE t ADD COLUMN extra int;')
-  const release = await longReader(pool, schema, 't')
+  const release = await longReader({ pool, defer }, schema, 't')
   let done = false
   const running = migrate({ dir, pool, schema }).finally(() => {
     done = true
@@ -129,10 +140,13 @@ test('naive: DDL behind a long reader waits, and later readers queue behind the 
 })
 
 test('hardened: lock_timeout gives up quickly and retries until the reader is gone', async (t) => {
-  const { schema, dir, pool } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
+  const { schema, dir, pool, defer } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
   await migrate({ dir, pool, schema })
   await writeFile(join(dir, '0002_alter.sql'), 'ALTER TABLE t ADD COLUMN extra int;')
-  const release = await longReader(pool, schema, 't')
+  const release = await longReader({ pool, defer }, schema, 't')
+  // The reader is released once the DDL has given up at least once (its retry is logged), not after
+  // a fixed sleep: on a busy machine the first attempt may not even have started by then.
+  const { promise: gaveUp, resolve: onGaveUp } = Promise.withResolvers<void>()
   const running = migrate({
     dir,
     pool,
@@ -141,10 +155,20 @@ test('hardened: lock_timeout gives up quickly and retries until the reader is go
     retries: 50,
     retryBaseDelayMs: 20,
     retryMaxDelayMs: 100,
+    log: {
+      info() {},
+      warn(_obj, msg) {
+        if (msg === 'migration hit lock_timeout; retrying') onGaveUp()
+      },
+    },
   })
-  await sleep(400)
-  // Between attempts nothing holds or waits for the ACCESS EXCLUSIVE lock, so readers get through.
-  await release()
+  try {
+    // `running` settling first (it failed, or never waited for the lock) is reported below as it is.
+    await Promise.race([gaveUp, running])
+  } finally {
+    // Between attempts nothing holds or waits for the ACCESS EXCLUSIVE lock, so readers get through.
+    await release()
+  }
   const result = await running
   assert.ok((result.applied[0]?.attempts ?? 0) > 1, 'the DDL should have timed out at least once')
   const { rows } = await pool.query(`SELECT attempts FROM "${schema}".schema_migrations WHERE version = 2`)
@@ -152,10 +176,10 @@ test('hardened: lock_timeout gives up quickly and retries until the reader is go
 })
 
 test('hardened: gives up with the lock error once the retries are spent', async (t) => {
-  const { schema, dir, pool } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
+  const { schema, dir, pool, defer } = await isolated(t, { '0001_t.sql': 'CREATE TABLE t (id int);' })
   await migrate({ dir, pool, schema })
   await writeFile(join(dir, '0002_alter.sql'), 'ALTER TABLE t ADD COLUMN extra int;')
-  const release = await longReader(pool, schema, 't')
+  const release = await longReader({ pool, defer }, schema, 't')
   try {
     await assert.rejects(
       migrate({ dir, pool, schema, lockTimeoutMs: 20, retries: 2, retryBaseDelayMs: 5 }),

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { createLink, eventually, harness, type Instance } from './helpers.ts'
 
 const lookups = (i: Instance) => i.metric('shortener_db_lookups_total')
+
+/** Cache hits of one kind: `local` (per-process tier), `link`, `missing` or `stale` (Redis). */
+const hitsOf = async (i: Instance, kind: string) =>
+  (await i.shortener.metrics.cacheHits.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0
 
 /** The per-process tier off: every lookup asks Redis, which is what these tests are about. */
 const redisOnly = { LOCAL_CACHE_TTL_MS: '0' }
@@ -259,14 +263,24 @@ test('a Redis outage turns into misses, not errors: redirects keep working from 
   assert.ok((await i.metric('shortener_cache_errors_total')) >= 3)
 })
 
+/**
+ * Replaces `Date` with a clock that moves only when the test calls `t.mock.timers.tick(ms)`;
+ * timers stay real. A per-process TTL or a link's expiry then passes exactly where the test says,
+ * never early because a busy 2-core machine spent the window between two requests. Call it before
+ * `h.instance()`: the shortener's objects keep the `Date.now` they were built with.
+ */
+function controlledClock(t: TestContext): void {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+}
+
 test('the per-process tier: a link seen in the last LOCAL_CACHE_TTL_MS is served without Redis, then Redis is asked again', async (t) => {
   const h = await harness(t)
+  controlledClock(t)
   const i = await h.instance({ env: { LOCAL_CACHE_TTL_MS: '400' } })
   const code = (await createLink(i.app, { url: 'https://example.com/local' })).body.code as string
   const redis = new Redis(h.infra.urls.redisUrl)
   t.after(() => redis.disconnect())
-  const hits = async (kind: string) =>
-    (await i.shortener.metrics.cacheHits.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0
+  const hits = (kind: string) => hitsOf(i, kind)
 
   assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302) // miss: Postgres, fills both tiers
   // Redis loses the entry (a flush, an eviction): this process does not notice within the TTL.
@@ -275,7 +289,7 @@ test('the per-process tier: a link seen in the last LOCAL_CACHE_TTL_MS is served
   assert.equal(await hits('local'), 5)
   assert.equal(await lookups(i), 1)
   // Past the TTL it asks Redis again: a miss there, so Postgres, which refills Redis.
-  await sleep(450)
+  t.mock.timers.tick(400)
   assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
   assert.equal(await lookups(i), 2)
   assert.ok(await redis.exists(i.shortener.keys.link(code)), 'Redis refilled')
@@ -287,6 +301,7 @@ test('the per-process tier: a link seen in the last LOCAL_CACHE_TTL_MS is served
 
 test("the per-process tier keeps the link's expiry: an expired link answers 410 even from memory", async (t) => {
   const h = await harness(t)
+  controlledClock(t)
   const i = await h.instance({ env: { LOCAL_CACHE_TTL_MS: '60000' } })
   const expiresAt = new Date(Date.now() + 600).toISOString()
   const created = await createLink(i.app, { url: 'https://example.com/soon', expiresAt })
@@ -294,6 +309,8 @@ test("the per-process tier keeps the link's expiry: an expired link answers 410 
   const code = created.body.code as string
   assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
   assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
-  await sleep(700)
+  assert.equal(await hitsOf(i, 'local'), 1, 'the second redirect came from memory')
+  t.mock.timers.tick(600)
   assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 410)
+  assert.equal(await hitsOf(i, 'local'), 2, 'the 410 came from memory too')
 })

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
+import { proxies } from '@faultline/infra'
 import { createKafka, disconnectProducer, getProducer } from '@faultline/kit/clients'
 import { createMetrics } from '@faultline/kit/metrics'
-import type { Kafka, Producer } from 'kafkajs'
+import { ToxiproxyClient } from '@faultline/toxiproxy'
+import type { Kafka } from 'kafkajs'
 import { type ClickBatch, encodeClickBatch, toClickBatch } from '../src/clicks/batch.ts'
 import { createClickBatchHandler, runClickConsumer } from '../src/clicks/consumer.ts'
-import type { SendClicks } from '../src/clicks/recorder.ts'
+import type { DropReason, SendClicks } from '../src/clicks/recorder.ts'
 import type { ClickEvent } from '../src/clicks/spool.ts'
 import { createWorkerMetrics } from '../src/metrics.ts'
 import { ClickRepository } from '../src/repositories/clicks.ts'
-import { createLink, eventually, harness, silentLog } from './helpers.ts'
+import { createLink, eventually, harness, type Instance, silentLog } from './helpers.ts'
 
 async function clickCount(
   app: { inject: (o: { url: string }) => Promise<{ json(): unknown }> },
@@ -19,10 +21,14 @@ async function clickCount(
   return ((await app.inject({ url: `/api/links/${code}` })).json() as { clicks: number }).clicks
 }
 
-/** What server.ts does with a recorder's batch: one message on `topic`. */
+/**
+ * What server.ts does with a recorder's batch: one message on `topic` through the process's one
+ * producer, looked up at each send so that one lost with the broker is connected again.
+ */
 const publishTo =
-  (producer: Producer, topic: string): SendClicks =>
+  (kafka: Kafka, topic: string): SendClicks =>
   async (events) => {
+    const producer = await getProducer(kafka)
     await producer.send({ topic, messages: [encodeClickBatch(toClickBatch(events))] })
   }
 
@@ -52,11 +58,10 @@ test('click pipeline end to end: redirects → spool → Kafka → worker → co
     brokers: h.infra.urls.kafkaBrokers,
     clientId: `shortener-test-${randomUUID()}`,
   })
-  const producer = await getProducer(kafka)
   h.infra.defer(() => disconnectProducer(kafka))
   const i = await h.instance({
     env: { CLICKS_TOPIC: topic, CLICK_BATCH_MAX: '50' },
-    sendClicks: publishTo(producer, topic),
+    sendClicks: publishTo(kafka, topic),
   })
   const metrics = await startWorker(h, kafka, topic, `g-${randomUUID()}`)
 
@@ -84,7 +89,7 @@ test('replaying the whole topic (a new consumer group from the beginning) does n
   const producer = await getProducer(kafka)
   h.infra.defer(() => disconnectProducer(kafka))
   const i = await h.instance({
-    sendClicks: publishTo(producer, topic),
+    sendClicks: publishTo(kafka, topic),
   })
   const code = (await createLink(i.app, { url: 'https://example.com/r' })).body.code as string
   for (let n = 0; n < 30; n++) await i.app.inject({ url: `/${code}` })
@@ -96,8 +101,8 @@ test('replaying the whole topic (a new consumer group from the beginning) does n
     code,
     ts: Date.now(),
   }))
-  await publishTo(producer, topic)(events)
-  await publishTo(producer, topic)(events)
+  await publishTo(kafka, topic)(events)
+  await publishTo(kafka, topic)(events)
   // And a message that is not a click event at all.
   await producer.send({ topic, messages: [{ key: code, value: 'not json' }] })
 
@@ -163,29 +168,68 @@ test('two workers applying the same batches at once (a rebalance) count them onc
   ])
 })
 
+/**
+ * The Toxiproxy proxy in front of this test's Kafka, so the test can take the broker away for
+ * real; or why there is none (under testcontainers the test reaches Kafka directly).
+ */
+async function kafkaProxy(
+  h: Awaited<ReturnType<typeof harness>>,
+): Promise<{ toxiproxy: ToxiproxyClient; name: string } | { reason: string }> {
+  let url: string
+  try {
+    url = h.infra.urls.toxiproxyUrl
+  } catch {
+    return {
+      reason: `no Toxiproxy in front of Kafka under ${h.infra.mode} infra (run it on the native topology)`,
+    }
+  }
+  const toxiproxy = new ToxiproxyClient({ url })
+  const { name } = proxies.kafka
+  const listenPort = (await toxiproxy.proxy(name)).listen.split(':').at(-1)
+  const direct = h.infra.urls.kafkaBrokers.filter((broker) => broker.split(':').at(-1) !== listenPort)
+  // A broker reached around the proxy would keep Kafka up while the test believes it is down.
+  assert.deepEqual(direct, [], `every Kafka broker must be reached through the Toxiproxy proxy "${name}"`)
+  return { toxiproxy, name }
+}
+
+const droppedBy = async (i: Instance, reason: DropReason) =>
+  (await i.shortener.metrics.clicksDropped.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0
+
 test('Kafka down: redirects never wait, events wait in the spool and arrive once Kafka is back', async (t) => {
   const h = await harness(t, { kafka: true })
+  const proxy = await kafkaProxy(h)
+  if ('reason' in proxy) return t.skip(proxy.reason)
   const topic = await h.infra.createTopic('clicks', 1)
   const kafka = createKafka({
     brokers: h.infra.urls.kafkaBrokers,
     clientId: `shortener-test-${randomUUID()}`,
   })
-  const producer = await getProducer(kafka)
+  await getProducer(kafka) // connected before the outage, as a running API's producer is
   h.infra.defer(() => disconnectProducer(kafka))
-  let kafkaUp = false
+  // Kafka comes back even when the test fails or times out inside the outage: the proxy is shared.
+  h.infra.defer(() => proxy.toxiproxy.enableProxy(proxy.name))
   const i = await h.instance({
     env: { CLICK_SPOOL_MAX: '25', CLICK_FLUSH_INTERVAL_MS: '10' },
-    sendClicks: async (events) => {
-      if (!kafkaUp) throw new Error('broker unreachable')
-      await publishTo(producer, topic)(events)
-    },
+    sendClicks: publishTo(kafka, topic),
   })
   const code = (await createLink(i.app, { url: 'https://example.com/k' })).body.code as string
-  for (let n = 0; n < 40; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
-  assert.equal(await i.metric('shortener_clicks_spooled'), 25)
-  assert.equal(await i.metric('shortener_clicks_dropped_total'), 15, 'overflow counted, not silent')
-  kafkaUp = true
+
+  await proxy.toxiproxy.withProxyDisabled(proxy.name, async () => {
+    for (let n = 0; n < 40; n++) assert.equal((await i.app.inject({ url: `/${code}` })).statusCode, 302)
+    // The broker refused a real publish, and the spool kept the batch it could not send.
+    await eventually(
+      'a publish failed while Kafka is down',
+      async () => (await i.metric('shortener_click_publish_errors_total')) >= 1,
+    )
+    assert.equal(await i.metric('shortener_clicks_published_total'), 0)
+    assert.equal(await i.metric('shortener_clicks_spooled'), 25)
+    assert.equal(await droppedBy(i, 'spool_full'), 15, 'overflow counted, not silent')
+    assert.equal(await i.metric('shortener_clicks_dropped_total'), 15, 'only the overflow is lost')
+  })
+
   await startWorker(h, kafka, topic, `g-${randomUUID()}`)
   await eventually('spooled clicks counted', async () => (await clickCount(i.app, code)) === 25)
   assert.equal(await i.metric('shortener_clicks_spooled'), 0)
+  assert.equal(await i.metric('shortener_clicks_published_total'), 25)
+  assert.equal(await i.metric('shortener_clicks_dropped_total'), 15, 'nothing lost after Kafka came back')
 })
