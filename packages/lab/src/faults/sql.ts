@@ -36,15 +36,20 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
       // client's 'error', which would exit the lab; the next statement fails with it instead.
       const ignore = () => {}
       client.on('error', ignore)
+      // A cancel request travels on its own connection and may land after the statement ended:
+      // a connection that was sent one is closed, never given back to the pool, or the cancel
+      // would hit whatever statement the pool runs on it next.
+      let cancelSent = false
       const giveBack = () => {
         client.off('error', ignore)
-        client.release()
+        client.release(cancelSent)
       }
       const pidRow = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       const backendPid = pidRow.rows[0]?.pid
       const cancel = () => {
-        if (backendPid !== undefined)
-          ctx.pg.query('SELECT pg_cancel_backend($1)', [backendPid]).catch(() => {})
+        if (backendPid === undefined) return
+        cancelSent = true
+        ctx.pg.query('SELECT pg_cancel_backend($1)', [backendPid]).catch(() => {})
       }
       ctx.signal.addEventListener('abort', cancel, { once: true })
       let release = true
@@ -52,6 +57,9 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
         if (options.holdOpen) await client.query('BEGIN')
         const began = Date.now()
         const result = await client.query(query, options.params)
+        // The statement is over: from here there is nothing running to cancel (a held transaction
+        // is idle until its heal rolls it back).
+        ctx.signal.removeEventListener('abort', cancel)
         const note = `${result.rowCount ?? 0} rows in ${((Date.now() - began) / 1000).toFixed(2)} s`
         if (!options.holdOpen) return { note }
         release = false
@@ -61,7 +69,6 @@ export function sql(statement: Statement, options: SqlOptions = {}): Action {
             try {
               await client.query(options.commit ? 'COMMIT' : 'ROLLBACK')
             } finally {
-              ctx.signal.removeEventListener('abort', cancel)
               giveBack()
             }
             return options.commit ? 'committed' : 'rolled back'

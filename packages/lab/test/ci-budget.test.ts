@@ -1,0 +1,50 @@
+/**
+ * The CI budget of the experiments, checked before any of them runs. `./faultline test` must stay
+ * under 40 minutes on the 2-core lab machine with all five systems; the experiments' CI variants
+ * are most of it, and they run one at a time (they put toxics on shared proxies and stop shared
+ * components), so their wall-clock time is the sum of their loads. The README's "What the test
+ * command costs" gives the whole plan; these two rules keep a new experiment from growing it
+ * quietly:
+ * - one experiment's CI variant loads for at most 75 s over both modes (≈ 90 s with start-up,
+ *   setup and settling, the brief's "each experiment's CI variant ≤ ~90 s");
+ * - one system's experiments load for at most 300 s over both modes (≈ 6 min with overheads,
+ *   measured on the shortener: 280 s of load ran in ≈ 6 min).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { resolveVariant } from '../src/experiment.ts'
+import { experimentFiles, loadExperiment } from '../src/registry.ts'
+
+export const maxExperimentLoadS = 75
+export const maxSystemLoadS = 300
+
+async function ciLoads(): Promise<{ name: string; system: string; loadS: number }[]> {
+  const out = []
+  for (const file of experimentFiles()) {
+    const exp = resolveVariant(await loadExperiment(file), true)
+    out.push({ name: exp.name, system: exp.system.name, loadS: 2 * exp.load.durationS })
+  }
+  return out
+}
+
+test('every experiment has a CI variant that loads ≤ 75 s over both modes', async () => {
+  const loads = await ciLoads()
+  assert.ok(loads.length > 0, 'no experiment found under chaos/')
+  const over = loads.filter((l) => l.loadS > maxExperimentLoadS)
+  assert.deepEqual(
+    over.map((l) => `${l.name}: ${l.loadS} s`),
+    [],
+    'shorten these CI variants (ci.load.durationS) and re-run their tests',
+  )
+})
+
+test("each system's experiments load ≤ 300 s in CI over both modes", async () => {
+  const bySystem = new Map<string, number>()
+  for (const l of await ciLoads()) bySystem.set(l.system, (bySystem.get(l.system) ?? 0) + l.loadS)
+  const over = [...bySystem].filter(([, s]) => s > maxSystemLoadS)
+  assert.deepEqual(
+    over.map(([system, s]) => `${system}: ${s} s`),
+    [],
+    'a system over its CI budget pushes ./faultline test past 40 minutes with five systems',
+  )
+})
