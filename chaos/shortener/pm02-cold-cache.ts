@@ -37,8 +37,8 @@ import {
   type RunContext,
   UnmeasuredError,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { apiUrls } from './lib/api-urls.ts'
 import { addDbCost } from './lib/cache-db-cost.ts'
 

@@ -43,8 +43,8 @@ import {
   stop,
   successAtLeast,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /**
