@@ -37,10 +37,10 @@ export interface LabContext extends LabClients {
    */
   inject(action: Action, label?: string): Promise<void>
   /**
-   * Scrape every running instance's `/metrics` now (the run's own scrapes are before and after
-   * the load), e.g. for a `settleUntil` that waits until a queue gauge is 0. Its `sum` reads like
-   * an invariant's `ctx.metrics.sum`: it throws `UnmeasuredError` rather than count a missing
-   * number as 0.
+   * Scrape every instance's `/metrics` now (the run's own scrapes are before and after the
+   * load), e.g. for a `settleUntil` that waits until a queue gauge is 0. Its `sum` reads like an
+   * invariant's `ctx.metrics.sum`: it throws `UnmeasuredError` rather than count a missing number
+   * as 0 (a killed or hung instance's scrape fails).
    */
   scrape(): Promise<MetricsSnapshot>
   log(message: string): void
