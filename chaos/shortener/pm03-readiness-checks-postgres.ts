@@ -25,8 +25,8 @@ import {
   successAtLeast,
   timeout,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /** Codes are custom aliases `pm03-0000` …, so the load script can name them without asking. */

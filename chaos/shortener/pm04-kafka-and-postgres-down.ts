@@ -38,14 +38,13 @@ import {
   infra,
   invariant,
   kill,
-  parsePrometheusText,
   type RunContext,
   service,
   stop,
   successAtLeast,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { createAndWarmCodes } from './lib/cached-codes.ts'
 
 /**
@@ -71,18 +70,6 @@ function code(mode: string, i: number): string {
 /** Clicks the worker has counted in Postgres for this mode's codes. */
 function clicksCounted(ctx: Pick<HookContext, 'pg' | 'mode'>): Promise<number> {
   return fixture.clicksCounted(ctx.pg, modeCodePrefix(ctx.mode))
-}
-
-/** One metric summed over every API instance, scraped now (the lab's scrapes are before/after). */
-async function scrapeSum(ctx: HookContext, metric: string): Promise<number> {
-  let total = 0
-  for (const instance of ctx.services) {
-    if (instance.service !== 'api' || !instance.url) continue
-    const res = await fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(2000) })
-    for (const sample of parsePrometheusText(await res.text()))
-      if (sample.name === metric) total += sample.value
-  }
-  return total
 }
 
 async function resetCodes(ctx: HookContext): Promise<void> {
@@ -169,12 +156,14 @@ export default defineExperiment({
   settleS: 120,
   async settleUntil(ctx) {
     try {
-      const spooled = await scrapeSum(ctx, 'shortener_clicks_spooled')
-      const published = await scrapeSum(ctx, 'shortener_clicks_published_total')
+      // Scraped now (the lab's own scrapes are before and after the load); both are API metrics.
+      const metrics = await ctx.scrape()
+      const spooled = metrics.sum('shortener_clicks_spooled')
+      const published = metrics.sum('shortener_clicks_published_total')
       const counted = await clicksCounted(ctx)
       return spooled === 0 && counted >= published
     } catch {
-      return false // An instance or Postgres not answering yet: not drained.
+      return false // An API instance or Postgres not answering yet (unmeasured): not drained.
     }
   },
   invariants: [

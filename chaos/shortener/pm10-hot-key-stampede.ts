@@ -25,8 +25,8 @@ import {
   invariant,
   type RunContext,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { addDbCost } from './lib/cache-db-cost.ts'
 
 /** The hot code (a custom alias, so the load script knows it without asking). */

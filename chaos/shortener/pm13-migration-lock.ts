@@ -44,8 +44,8 @@ import {
   sql,
   successAtLeast,
 } from '@faultline/lab'
-import { fixture } from '../../services/shortener/src/fixture.ts'
-import shortener from '../../services/shortener/src/system.ts'
+import { fixture } from '@faultline/shortener/fixture'
+import shortener from '@faultline/shortener/system'
 import { apiUrls } from './lib/api-urls.ts'
 
 /** Codes are custom aliases `pm13-0000` …, so the load script can name them without asking. */

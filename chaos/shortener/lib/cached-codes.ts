@@ -5,7 +5,7 @@
  * time. The requests and the cache check are the shortener's fixture.
  */
 import type { HookContext } from '@faultline/lab'
-import { fixture } from '../../../services/shortener/src/fixture.ts'
+import { fixture } from '@faultline/shortener/fixture'
 import { apiUrls } from './api-urls.ts'
 
 export async function createAndWarmCodes(

@@ -24,7 +24,7 @@ export {
   resourceSample,
   type SignalId,
 } from './saturation.ts'
-export { inParallel, warmPaths } from './seeding.ts'
+export { warmPaths } from './seeding.ts'
 export {
   directConnections,
   externalSystem,

@@ -2,24 +2,7 @@
  * Helpers for a BenchTarget's `seed`: what a measured run reads is created before it, so creating
  * it is not part of what is measured, and read once, so the run reads a warm cache.
  */
-
-/** Runs `work(0..count-1)` with at most `concurrency` in flight; results in index order. */
-export async function inParallel<T>(
-  count: number,
-  concurrency: number,
-  work: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const results = new Array<T>(count)
-  let next = 0
-  const worker = async () => {
-    while (next < count) {
-      const i = next++
-      results[i] = await work(i)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
-  return results
-}
+import { inParallel } from '@faultline/resilience'
 
 /** GET each path once (redirects not followed); returns the count of each status (or error name). */
 export async function warmPaths(

@@ -14,7 +14,7 @@
  * at any moment, which would silently become part of the measurement.
  */
 import { join } from 'node:path'
-import { directEnv, repoRoot } from '@faultline/infra'
+import { directEnv, freePort, repoRoot } from '@faultline/infra'
 import { type Child, startChild, stopChild, waitForHttp } from './children.ts'
 import type { RunningSystem, StartSystemOptions } from './target.ts'
 
@@ -78,8 +78,9 @@ export interface NodeSystemSpec {
 
 /**
  * Starts a system's API, waits for /healthz, starts its worker (after the API, which migrates the
- * schema at start), waits for /readyz. INSTANCE_ID names the processes' Postgres connections, so
- * the sampler counts ours in pg_stat_activity.
+ * schema at start) on a free loopback port, waits for the API's /readyz and the worker's.
+ * INSTANCE_ID names the processes' Postgres connections, so the sampler counts ours in
+ * pg_stat_activity.
  */
 export async function startNodeSystem(
   spec: NodeSystemSpec,
@@ -101,6 +102,7 @@ export async function startNodeSystem(
     ...cpus,
   })
   let worker: Child | undefined
+  let workerUrl: string | undefined
   const stopBoth = async () => {
     await stopChild(api)
     if (worker) await stopChild(worker)
@@ -108,17 +110,23 @@ export async function startNodeSystem(
   try {
     await waitForHttp(`${baseUrl}/healthz`, { child: api, timeoutMs })
     if (spec.workerEntry !== undefined && options.worker !== false) {
+      // A worker serves its probes on PORT too, and a fixed default would clash with a second
+      // bench or a hand-started worker (it exits when its port is taken): a free port instead.
+      const workerPort = await freePort()
+      workerUrl = `http://127.0.0.1:${workerPort}`
       worker = startChild({
         name: `${spec.name}-worker`,
         command: node,
         args: [spec.workerEntry],
-        env: serviceEnv,
+        env: { HOST: '127.0.0.1', PORT: String(workerPort), ...serviceEnv },
         cwd: repoRoot,
         logFile: join(options.logDir, `${spec.name}-worker.log`),
         ...cpus,
       })
     }
     await waitForHttp(`${baseUrl}/readyz`, { child: api, timeoutMs })
+    // Measuring starts once the worker consumes too: its /readyz passes after it joined its group.
+    if (worker) await waitForHttp(`${workerUrl}/readyz`, { child: worker, timeoutMs })
   } catch (err) {
     await stopBoth()
     throw err

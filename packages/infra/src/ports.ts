@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { describeProcess } from './process.ts'
 
 const tcpListenState = '0A'
@@ -74,4 +75,22 @@ export function assertPortsFree(component: string, ports: number[], ours: number
 export function shortCommand(pid: number): string {
   const cmdline = describeProcess(pid).cmdline.split('\n')[0] ?? ''
   return (cmdline.length > 100 ? `${cmdline.slice(0, 97)}…` : cmdline) || '?'
+}
+
+/**
+ * A loopback port the kernel reports free, for a process started next (a bench's worker, a lab
+ * fleet's instance): a fixed default port would clash with a second copy or a hand-started one.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      )
+    })
+  })
 }

@@ -13,6 +13,8 @@ import type { Mode } from './experiment.ts'
 import type { Action } from './faults/action.ts'
 import type { InfraControl } from './infra.ts'
 import type { Ledger } from './ledger.ts'
+import { MetricsSnapshot } from './metrics-scrape.ts'
+import { scrapeAll } from './sampler.ts'
 import type { ServiceFleet, ServiceInstance } from './services.ts'
 
 export interface LabContext extends LabClients {
@@ -34,6 +36,13 @@ export interface LabContext extends LabClients {
    * action fails.
    */
   inject(action: Action, label?: string): Promise<void>
+  /**
+   * Scrape every instance's `/metrics` now (the run's own scrapes are before and after the
+   * load), e.g. for a `settleUntil` that waits until a queue gauge is 0. Its `sum` reads like an
+   * invariant's `ctx.metrics.sum`: it throws `UnmeasuredError` rather than count a missing number
+   * as 0 (a killed or hung instance's scrape fails).
+   */
+  scrape(): Promise<MetricsSnapshot>
   log(message: string): void
 }
 
@@ -67,6 +76,10 @@ export function createLabContext(options: LabContextOptions): LabContext {
     log: options.log,
     get services() {
       return fleet.instances
+    },
+    async scrape(): Promise<MetricsSnapshot> {
+      // A snapshot is read where it is taken, never placed on the run's time axis: no tS.
+      return new MetricsSnapshot(await scrapeAll(fleet, Number.NaN))
     },
     url(service = 'api', index = 0): string {
       if (fleet.instances.length === 0)

@@ -51,6 +51,7 @@ export { Ledger, type LedgerEntry, type LedgerSelect } from './ledger.ts'
 export type { MetricSeries } from './metric-series.ts'
 export {
   type MetricSample,
+  MetricsSnapshot,
   MetricsView,
   parsePrometheusText,
   type ReadinessSample,

@@ -1,24 +1,10 @@
 /**
  * k6 as the lab's load generator: the runner itself is @faultline/measure's (one runner for the
- * lab and the bench); what is the lab's own is turning each streamed request into a ledger entry.
+ * lab and the bench, imported from there); what is the lab's own is turning each streamed request
+ * into a ledger entry.
  */
 import { type K6Point, systemTags } from '@faultline/measure'
 import type { LedgerEntry } from './ledger.ts'
-
-export { k6Binary } from '@faultline/infra'
-export {
-  type K6Options,
-  type K6Point,
-  type K6Result,
-  k6Args,
-  k6Version,
-  LineSplitter,
-  parseK6Line,
-  parseK6Time,
-  runK6,
-  shellQuote,
-  systemTags,
-} from '@faultline/measure'
 
 const droppedTags = new Set([
   ...systemTags,

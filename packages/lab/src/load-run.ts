@@ -5,10 +5,11 @@
  * it whatever happened: every fault healed, the sampler and the balancer stopped.
  */
 import { join, resolve } from 'node:path'
+import { runK6 } from '@faultline/measure'
 import { Balancer } from './balancer.ts'
 import type { LabContext } from './context.ts'
 import type { Experiment } from './experiment.ts'
-import { runK6, toLedgerEntry } from './k6.ts'
+import { toLedgerEntry } from './k6.ts'
 import type { Ledger } from './ledger.ts'
 import { LiveStats } from './live-stats.ts'
 import { repoRoot } from './paths.ts'

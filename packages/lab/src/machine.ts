@@ -1,5 +1,5 @@
 import { cpus, hostname, release, totalmem, type } from 'node:os'
-import { k6Version } from './k6.ts'
+import { k6Version } from '@faultline/measure'
 import type { Machine } from './summary.ts'
 
 /** What the report prints about the machine a run was measured on. */

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics from every HTTP service instance: one scrape before the load, one after,
+ * Prometheus metrics from every service instance: one scrape before the load, one after,
  * and a sampler every second (readiness and every metric) for gauges such as the ready-instance
  * count. The text is parsed by @faultline/measure's parser, the one the bench's sampler uses too.
  */
@@ -10,7 +10,9 @@ export { type MetricSample, parsePrometheusText }
 /** One instance at one moment. */
 export interface Scrape {
   instance: string
-  /** Seconds since the load start (negative before it). */
+  /** The service the instance runs (`api`, `worker` …): which metrics it should expose. */
+  service: string
+  /** Seconds since the load start (negative before it; NaN in a `ctx.scrape()` snapshot). */
   tS: number
   /** `/metrics` answered 200 and parsed. */
   ok: boolean
@@ -63,6 +65,7 @@ export async function httpGet(
 
 export interface ScrapeTarget {
   instance: string
+  service: string
   baseUrl: string
   metricsPath: string | null
   readyPath: string | null
@@ -74,7 +77,14 @@ export async function scrapeInstance(target: ScrapeTarget, tS: number, timeoutMs
     target.metricsPath ? httpGet(target.baseUrl + target.metricsPath, timeoutMs) : undefined,
     target.readyPath ? httpGet(target.baseUrl + target.readyPath, timeoutMs) : undefined,
   ])
-  const scrape: Scrape = { instance: target.instance, tS, ok: false, samples: [], ready: null }
+  const scrape: Scrape = {
+    instance: target.instance,
+    service: target.service,
+    tS,
+    ok: false,
+    samples: [],
+    ready: null,
+  }
   if (ready) scrape.ready = 'status' in ready && ready.status === 200
   if (metrics && 'status' in metrics && metrics.status === 200) {
     scrape.ok = true
@@ -95,9 +105,10 @@ export interface ReadinessSample {
 }
 
 /**
- * A metric an invariant could not read: no instance exposed it, or an instance's scrape failed.
- * `evaluateInvariants` turns it into a failed invariant that says why, so a check never passes on
- * a number nobody measured (a missing counter read as 0, a failed final scrape as a drop).
+ * A metric an invariant could not read: no instance exposed it, or the scrape of an instance that
+ * should have exposed it failed. `evaluateInvariants` turns it into a failed invariant that says
+ * why, so a check never passes on a number nobody measured (a missing counter read as 0, a failed
+ * final scrape as a drop).
  */
 export class UnmeasuredError extends Error {
   override name = 'UnmeasuredError'
@@ -117,6 +128,68 @@ function metricText(name: string, labels?: Record<string, string>): string {
 }
 
 /**
+ * The services whose instances expose the metric in at least one of `scrapes`. Only their
+ * instances' failed or missing scrapes make a reading unknown: a worker's failed scrape says
+ * nothing about an API counter.
+ */
+function servicesExposing(
+  scrapes: readonly Scrape[],
+  name: string,
+  labels?: Record<string, string>,
+): Set<string> {
+  return new Set(scrapes.filter((s) => s.ok && exposes(s.samples, name, labels)).map((s) => s.service))
+}
+
+/** Which scrape a reading rests on, for the messages: `before` / `before the load` … */
+interface Moment {
+  scrape: string
+  when: string
+}
+
+/**
+ * Sum over the instances of `scrapes`. Unmeasured when there is no scrape, when the scrape of an
+ * instance of a service that exposes the metric (anywhere in `seen`) failed, or when no instance
+ * exposes it.
+ */
+function sumOver(
+  scrapes: readonly Scrape[],
+  seen: readonly Scrape[],
+  name: string,
+  labels: Record<string, string> | undefined,
+  moment: Moment,
+): number {
+  if (scrapes.length === 0)
+    throw new UnmeasuredError(`no ${moment.scrape} scrape: no instance serves metrics`)
+  const relevant = servicesExposing(seen, name, labels)
+  for (const s of scrapes) {
+    if (!s.ok && relevant.has(s.service))
+      throw new UnmeasuredError(
+        `the ${moment.scrape} scrape of ${s.instance} failed (${s.error ?? 'no answer'})`,
+      )
+  }
+  if (!scrapes.some((s) => s.ok && exposes(s.samples, name, labels)))
+    throw new UnmeasuredError(`no instance exposes ${metricText(name, labels)} (${moment.when})`)
+  return scrapes.reduce((acc, s) => acc + sumSamples(s.samples, name, labels), 0)
+}
+
+/**
+ * Every instance's metrics at one moment, taken when asked (`ctx.scrape()`): a setup or a
+ * `settleUntil` that waits on a counter reads it here, with the same rules as an invariant.
+ */
+export class MetricsSnapshot {
+  readonly scrapes: Scrape[]
+
+  constructor(scrapes: Scrape[]) {
+    this.scrapes = scrapes
+  }
+
+  /** Sum over instances; unmeasured like `MetricsView.sum`. */
+  sum(name: string, labels?: Record<string, string>): number {
+    return sumOver(this.scrapes, this.scrapes, name, labels, { scrape: 'current', when: 'now' })
+  }
+}
+
+/**
  * The metrics of one mode's run, as invariants see them. Sums are over every instance. A reading
  * that would rest on a missing number throws `UnmeasuredError` instead of counting it as 0.
  */
@@ -131,38 +204,42 @@ export class MetricsView {
     this.samples = samples
   }
 
+  /** Every scrape of the run: where a service shows that it exposes a metric. */
+  private all(): Scrape[] {
+    return [...this.before, ...this.after, ...this.samples]
+  }
+
   /**
    * Sum over instances of a metric in the before or after scrape. Unmeasured when there was no
-   * such scrape, when an instance's scrape failed, or when no instance exposes the metric.
+   * such scrape, when no instance exposes the metric, or when the scrape of an instance failed
+   * whose service exposes the metric (in any scrape of the run).
    */
   sum(name: string, labels?: Record<string, string>, at: 'before' | 'after' = 'after'): number {
     const scrapes = at === 'before' ? this.before : this.after
-    if (scrapes.length === 0) throw new UnmeasuredError(`no ${at} scrape: no instance serves metrics`)
-    for (const s of scrapes) {
-      if (!s.ok)
-        throw new UnmeasuredError(`the ${at} scrape of ${s.instance} failed (${s.error ?? 'no answer'})`)
-    }
-    if (!scrapes.some((s) => exposes(s.samples, name, labels)))
-      throw new UnmeasuredError(`no instance exposes ${metricText(name, labels)} (${at} the load)`)
-    return scrapes.reduce((acc, s) => acc + sumSamples(s.samples, name, labels), 0)
+    return sumOver(scrapes, this.all(), name, labels, { scrape: at, when: `${at} the load` })
   }
 
   /**
    * after − before, summed over instances: how much a counter grew during the run. Unmeasured
-   * when an instance lacks either scrape, or when a counter (`*_total`) of an instance went down:
-   * the process restarted mid-run and lost its count, so prefer the sampler (`maxOver`) when an
-   * experiment kills instances.
+   * when an instance of a service that exposes the metric lacks either scrape, or when a counter
+   * (`*_total`) of an instance went down: the process restarted mid-run and lost its count, so
+   * prefer the sampler (`maxOver`) when an experiment kills instances.
    */
   delta(name: string, labels?: Record<string, string>): number {
     const after = this.sum(name, labels, 'after')
     const before = this.sum(name, labels, 'before')
+    const relevant = servicesExposing(this.all(), name, labels)
     for (const instance of new Set([...this.before, ...this.after].map((s) => s.instance))) {
       const b = this.before.find((s) => s.instance === instance)
       const a = this.after.find((s) => s.instance === instance)
-      if (!b || !a)
+      const service = (b ?? a)?.service ?? ''
+      if (!b || !a) {
+        // An instance of a service that never exposes the metric (a worker, for an API counter).
+        if (!relevant.has(service)) continue
         throw new UnmeasuredError(
           `${instance} has no ${b ? 'after' : 'before'} scrape, so its growth is unknown`,
         )
+      }
       const grew = sumSamples(a.samples, name, labels) - sumSamples(b.samples, name, labels)
       if (name.endsWith('_total') && grew < 0)
         throw new UnmeasuredError(

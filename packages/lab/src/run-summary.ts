@@ -2,10 +2,11 @@
  * The whole run's `summary.json`: the experiment as it ran (catalog row, services from the
  * system, timeline, invariants), the machine, each mode's results and the verdict over them.
  */
+
+import { k6Binary } from '@faultline/infra'
 import { catalogRow } from './catalog.ts'
 import type { Experiment, Mode } from './experiment.ts'
 import type { InfraMode } from './infra.ts'
-import { k6Binary } from './k6.ts'
 import { machineInfo } from './machine.ts'
 import { repoRoot } from './paths.ts'
 import { computeVerdict } from './report/verdict.ts'

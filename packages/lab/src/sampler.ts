@@ -13,7 +13,7 @@ function scrapeTargets(fleet: ServiceFleet) {
     const svc = fleet.serviceOf(i)
     const readyPath = svc.role === 'http' ? svc.readyPath : null
     if (!svc.metricsPath && !readyPath) return []
-    return [{ instance: i.name, baseUrl: i.url, metricsPath: svc.metricsPath, readyPath }]
+    return [{ instance: i.name, service: i.service, baseUrl: i.url, metricsPath: svc.metricsPath, readyPath }]
   })
 }
 

@@ -144,7 +144,11 @@ export class Timeline {
   start(): Promise<void> {
     const now = this.clock.now()
     // Events before the start (faults injected from setup) keep their time, now before zero.
-    for (const e of this.events) e.tS -= (now - this.startMs) / 1000
+    const shiftS = (now - this.startMs) / 1000
+    for (const e of this.events) {
+      e.tS -= shiftS
+      e.plannedS -= shiftS
+    }
     this.startMs = now
     this.running = this.runLoop()
     return this.running
@@ -184,9 +188,14 @@ export class Timeline {
 
   /**
    * Fire `action` now, outside the plan: recorded like a planned fault, healed when the timeline
-   * stops. Rejects when the action fails (it is recorded as failed too).
+   * stops. Rejects when the action fails (it is recorded as failed too), and once `stop()` was
+   * called: nothing would heal the fault then.
    */
   async inject(action: Action, label = action.describe): Promise<void> {
+    if (this.stopped)
+      throw new Error(
+        `cannot inject "${label}": the mode's faults were already healed (inject from setup, not after the run)`,
+      )
     this.injected.push({ at: 0, action, label })
     const index = -this.injected.length
     const result = this.fire({ atS: this.elapsedS(), kind: 'inject', fault: index, occurrence: 0, label })

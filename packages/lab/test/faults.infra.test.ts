@@ -6,9 +6,9 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { directEnv, ports, proxies } from '@faultline/infra'
-import { Redis } from 'ioredis'
-import pg from 'pg'
+import { ports, proxies } from '@faultline/infra'
+import { ClientRegistry } from '../src/clients/registry.ts'
+import { createLabContext, extendContext } from '../src/context.ts'
 import type { FaultContext } from '../src/faults/action.ts'
 import {
   deleteKeys,
@@ -20,18 +20,14 @@ import {
   service,
   signal,
   sql,
+  stop,
 } from '../src/faults/index.ts'
-import { ToxiproxyApi } from '../src/faults/toxiproxy.ts'
 import { nativeInfra } from '../src/infra.ts'
 import { repoRoot } from '../src/paths.ts'
 import { ServiceFleet } from '../src/services.ts'
 import { Timeline } from '../src/timeline.ts'
 import selftest from './fixtures/selftest.system.ts'
 
-const env = directEnv()
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 })
-const redis = new Redis(env.REDIS_URL as string, { lazyConnect: true })
-const toxiproxy = new ToxiproxyApi('http://127.0.0.1:8474')
 const fleet = new ServiceFleet({
   repoRoot,
   system: selftest,
@@ -42,22 +38,25 @@ const fleet = new ServiceFleet({
   logDir: mkdtempSync(join(tmpdir(), 'lab-faults-')),
   log: () => {},
 })
+// The lab's own context and clients, as a run builds them: the same pg, redis and toxiproxy the
+// actions use, created on first read and closed once at the end.
+const infraControl = nativeInfra(() => {})
+const registry = new ClientRegistry(infraControl)
+const lab = createLabContext({
+  mode: 'naive',
+  mitigations: {},
+  clients: registry.clients,
+  infra: infraControl,
+  fleet,
+  inject: async () => {
+    throw new Error('no setup faults in this test')
+  },
+  log: () => {},
+})
+const { pg: pool, redis, toxiproxy } = lab
 
 function context(signalOverride?: AbortSignal): FaultContext {
-  return {
-    mode: 'naive',
-    mitigations: {},
-    signal: signalOverride ?? new AbortController().signal,
-    services: fleet.instances,
-    fleet,
-    infra: nativeInfra(() => {}),
-    toxiproxy,
-    pg: pool,
-    redis,
-    queueRedis: redis,
-    log: () => {},
-    // The other clients of the lab context (replica, Kafka, S3) are not used by these actions.
-  } as Partial<FaultContext> as FaultContext
+  return extendContext(lab, { signal: signalOverride ?? new AbortController().signal })
 }
 
 /** One GET / to the S3 server through its proxy, or straight to it (`direct`): its status and time. */
@@ -82,8 +81,7 @@ after(async () => {
   await fleet.stopAll()
   await toxiproxy.removeLabToxics()
   await toxiproxy.setEnabled('s3', true)
-  redis.disconnect()
-  await pool.end()
+  await registry.close()
 })
 
 test('a latency toxic slows the proxy by at least its latency, and its heal removes it', async () => {
@@ -199,6 +197,20 @@ test('pause freezes a service instance until healed; kill with until restarts it
   assert.equal(await killed?.heal?.('until'), 'restarted api-1')
   assert.notEqual(victim.pid, oldPid)
   assert.equal((await fetch(`${victim.url}/healthz`)).status, 200)
+})
+
+test('stop ends a paused instance too (SIGCONT before SIGTERM), and its heal restarts it', async () => {
+  const target = fleet.instance('api', 0)
+  const oldPid = target.pid
+  await pause(service('api', 0)).run(context())
+  const began = performance.now()
+  const stopped = await stop(service('api', 0)).run(context())
+  // A SIGTERM alone stays pending on a stopped process: the fault waited for an exit that never came.
+  assert.ok(performance.now() - began < 4000, `stopped in ${Math.round(performance.now() - began)} ms`)
+  assert.equal(target.alive, false)
+  assert.equal(await stopped?.heal?.('until'), 'restarted api-0')
+  assert.notEqual(target.pid, oldPid)
+  assert.equal((await fetch(`${target.url}/healthz`)).status, 200)
 })
 
 test('a signal to an infra component finds its pid through the infra status', async () => {

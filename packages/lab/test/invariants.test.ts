@@ -57,6 +57,7 @@ function ctxWith(recoverAt = 20): RunContext {
       [
         {
           instance: 'api-0',
+          service: 'api',
           tS: -1,
           ok: true,
           ready: null,
@@ -66,6 +67,7 @@ function ctxWith(recoverAt = 20): RunContext {
       [
         {
           instance: 'api-0',
+          service: 'api',
           tS: 31,
           ok: true,
           ready: null,

@@ -7,6 +7,7 @@ import type { Scrape } from '../src/metrics-scrape.ts'
 function scrape(instance: string, tS: number, samples: Record<string, number>, ok = true): Scrape {
   return {
     instance,
+    service: instance.replace(/-\d+$/, ''),
     tS,
     ok,
     ready: null,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
+  MetricsSnapshot,
   MetricsView,
   parsePrometheusText,
   readinessSeries,
@@ -43,8 +44,32 @@ test('parsePrometheusText reads names, labels (with escapes), values and skips t
   )
 })
 
+/** The service of an instance named `<service>-<index>`, as the fleet names them. */
+function serviceOf(instance: string): string {
+  return instance.replace(/-\d+$/, '')
+}
+
 function scrape(instance: string, tS: number, value: number, ready: boolean | null = true): Scrape {
-  return { instance, tS, ok: true, ready, samples: [{ name: 'fills_total', labels: {}, value }] }
+  const samples = [{ name: 'fills_total', labels: {}, value }]
+  return { instance, service: serviceOf(instance), tS, ok: true, ready, samples }
+}
+
+/** A worker's scrape: it exposes its own counter, not the API's `fills_total`. */
+function workerScrape(instance: string, tS: number, value: number): Scrape {
+  const samples = [{ name: 'consumed_total', labels: {}, value }]
+  return { instance, service: serviceOf(instance), tS, ok: true, ready: null, samples }
+}
+
+function failedScrape(instance: string, tS: number): Scrape {
+  return {
+    instance,
+    service: serviceOf(instance),
+    tS,
+    ok: false,
+    ready: null,
+    samples: [],
+    error: 'ECONNREFUSED',
+  }
 }
 
 test('MetricsView sums over instances: before/after, delta, sampled series and max', () => {
@@ -83,14 +108,7 @@ test('a metric no instance exposes is unmeasured, not 0', () => {
 })
 
 test('a failed or missing scrape of an instance leaves the delta unmeasured, never negative', () => {
-  const failed: Scrape = {
-    instance: 'api-1',
-    tS: 30,
-    ok: false,
-    ready: null,
-    samples: [],
-    error: 'ECONNREFUSED',
-  }
+  const failed = failedScrape('api-1', 30)
   const before = [scrape('api-0', -1, 10), scrape('api-1', -1, 5)]
   const view = new MetricsView(before, [scrape('api-0', 30, 12), failed], [])
   // Read as before, the failed final scrape would make the growth 12 − 15 = −3, which "holds" any ≤ bound.
@@ -99,11 +117,49 @@ test('a failed or missing scrape of an instance leaves the delta unmeasured, nev
   assert.equal(view.sum('fills_total', undefined, 'before'), 15, 'the before scrape itself is complete')
   const missing = new MetricsView(before, [scrape('api-0', 30, 12)], [])
   assertUnmeasured(() => missing.delta('fills_total'), /api-1 has no after scrape/)
+  // The only instance: its failed scrape matters because its other scrape showed the metric.
+  const alone = new MetricsView([scrape('api-0', -1, 10)], [failedScrape('api-0', 30)], [])
+  assertUnmeasured(() => alone.delta('fills_total'), /the after scrape of api-0 failed/)
+})
+
+test("another service's failed or missing scrape leaves a metric it does not expose measured", () => {
+  const before = [scrape('api-0', -1, 10), scrape('api-1', -1, 5), workerScrape('worker-0', -1, 3)]
+  const after = [scrape('api-0', 30, 25), scrape('api-1', 30, 9), failedScrape('worker-0', 30)]
+  const view = new MetricsView(before, after, [workerScrape('worker-0', 0, 4)])
+  assert.equal(view.sum('fills_total'), 34, "the worker's failed scrape says nothing about an API counter")
+  assert.equal(view.delta('fills_total'), 19)
+  assertUnmeasured(() => view.delta('consumed_total'), /the after scrape of worker-0 failed/)
+  // A worker that answered no scrape at all exposed nothing anywhere: it cannot hide an API count.
+  const silent = new MetricsView(before.slice(0, 2), [...after.slice(0, 2), failedScrape('worker-0', 30)], [])
+  assert.equal(silent.delta('fills_total'), 19)
+  // An instance with no before scrape (started after it) matters only if its service exposes the metric.
+  const late = new MetricsView(
+    before.slice(0, 2),
+    [...after.slice(0, 2), workerScrape('worker-0', 30, 1)],
+    [],
+  )
+  assert.equal(late.delta('fills_total'), 19)
+  assertUnmeasured(
+    () => late.delta('consumed_total'),
+    /no instance exposes consumed_total \(before the load\)/,
+  )
+  const lateApi = new MetricsView(before.slice(0, 1), after.slice(0, 2), [])
+  assertUnmeasured(() => lateApi.delta('fills_total'), /api-1 has no before scrape/)
+})
+
+test('a snapshot (ctx.scrape) sums over instances with the same rules', () => {
+  const now = new MetricsSnapshot([scrape('api-0', 0, 4), scrape('api-1', 0, 6), failedScrape('worker-0', 0)])
+  assert.equal(now.sum('fills_total'), 10)
+  assertUnmeasured(() => now.sum('missing_total'), /no instance exposes missing_total \(now\)/)
+  const apiDown = new MetricsSnapshot([scrape('api-0', 0, 4), failedScrape('api-1', 0)])
+  assertUnmeasured(() => apiDown.sum('fills_total'), /the current scrape of api-1 failed \(ECONNREFUSED\)/)
+  assertUnmeasured(() => new MetricsSnapshot([]).sum('fills_total'), /no current scrape/)
 })
 
 test('a counter that went down on an instance (it restarted) is unmeasured; a gauge may go down', () => {
   const gauge = (instance: string, tS: number, value: number): Scrape => ({
     instance,
+    service: serviceOf(instance),
     tS,
     ok: true,
     ready: null,

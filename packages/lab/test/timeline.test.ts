@@ -257,6 +257,7 @@ test('a fault injected before the start is recorded before zero and healed at st
   assert.equal(fired?.fault, -1, 'an injected fault has a negative index: it is no timeline entry')
   assert.equal(fired?.label, 'Postgres +50 ms')
   assert.equal(fired?.tS, -2, 'injected 2 s before the start')
+  assert.equal(fired?.plannedS, -2, 'planned when it fired, on the same axis')
   assert.equal(healed?.phase, 'heal')
   assert.equal(healed?.tS, 6.5)
 })
@@ -267,4 +268,17 @@ test('an injected fault that fails rejects, and is recorded as failed', async ()
   await assert.rejects(timeline.inject(recorder('toxic', [], clock, { fail: true })), /toxic: toxic broke/)
   assert.equal(timeline.events[0]?.status, 'failed')
   await timeline.stop()
+})
+
+test('inject after stop() throws and fires nothing: no one would heal it', async () => {
+  const clock = new ManualClock()
+  const log: string[] = []
+  const timeline = new Timeline({ faults: [], context, clock })
+  await timeline.stop()
+  await assert.rejects(
+    timeline.inject(recorder('late', log, clock)),
+    /cannot inject "late": .*already healed/,
+  )
+  assert.deepEqual(log, [])
+  assert.deepEqual(timeline.events, [])
 })

@@ -16,6 +16,7 @@ export {
   ResilienceError,
   TimeoutError,
 } from './errors.ts'
+export { inParallel } from './parallel.ts'
 export {
   type AttemptEvent,
   type Backoff,

@@ -4,6 +4,7 @@
  * and each with a cleanup that removes exactly what it names.
  */
 import { randomBytes } from 'node:crypto'
+import { escapeGlob, unlinkMatching } from '@faultline/infra'
 import { Redis } from 'ioredis'
 import { Kafka, logLevel } from 'kafkajs'
 import pg from 'pg'
@@ -77,22 +78,14 @@ export function keyPrefix(): string {
  */
 export async function deleteKeysWithPrefix(redisUrl: string, prefix: string): Promise<number> {
   if (prefix.length === 0) throw new Error('refusing to delete every key: empty prefix')
-  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
   const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
   client.on('error', () => {})
-  let deleted = 0
   try {
     await client.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) deleted += await client.unlink(...keys)
-    } while (cursor !== '0')
+    return await unlinkMatching(client, `${escapeGlob(prefix)}*`)
   } finally {
     client.disconnect()
   }
-  return deleted
 }
 
 // ── Kafka ───────────────────────────────────────────────────────────────────

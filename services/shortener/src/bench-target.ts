@@ -5,8 +5,9 @@
  * (services/<system>/src/bench-target.ts); see packages/bench/src/target.ts for the contract.
  */
 import { join } from 'node:path'
-import { defineBenchTarget, inParallel, named, startNodeSystem, warmPaths } from '@faultline/bench'
+import { defineBenchTarget, named, startNodeSystem, warmPaths } from '@faultline/bench'
 import { repoRoot } from '@faultline/infra'
+import { inParallel } from '@faultline/resilience'
 
 /**
  * Its own Postgres schema, Redis key prefix, Kafka topic and consumer group, so a benchmark never

@@ -9,6 +9,7 @@
  * depends on the lab. The shortener's schema and key prefix are the service's defaults
  * (DB_SCHEMA=shortener, no REDIS_KEY_PREFIX) unless given.
  */
+import { unlinkMatching } from '@faultline/infra'
 import type { Redis } from 'ioredis'
 import { AddColumnDrill, type AddColumnDrillOptions } from './fixture/add-column-drill.ts'
 import { type ApiOptions, createLinks, redirectEach } from './fixture/api.ts'
@@ -113,18 +114,6 @@ export class ShortenerFixture {
   addColumnDrill(options: AddColumnDrillOptions): AddColumnDrill {
     return new AddColumnDrill(this.schema, options)
   }
-}
-
-/** SCAN + UNLINK of every key matching `pattern`; returns how many were removed. */
-async function unlinkMatching(redis: Pick<Cache, 'scan' | 'unlink'>, pattern: string): Promise<number> {
-  let removed = 0
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = next
-    if (found.length > 0) removed += await redis.unlink(...found)
-  } while (cursor !== '0')
-  return removed
 }
 
 /** The fixture of instances with the default schema and no key prefix (every chaos experiment). */

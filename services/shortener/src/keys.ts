@@ -8,6 +8,8 @@
  *
  * `prefix` (REDIS_KEY_PREFIX) lets tests isolate their keys (`t:<random>:shortener:link:abc`).
  */
+import { escapeGlob } from '@faultline/infra'
+
 export class Keys {
   readonly prefix: string
 
@@ -31,11 +33,6 @@ export class Keys {
     const literal = escapeGlob(codePrefix)
     return [`${escapeGlob(this.link(''))}${literal}*`, `${escapeGlob(this.fillLease(''))}${literal}*`]
   }
-}
-
-/** A Redis glob matching `text` literally (`*`, `?`, `[`, `]` and `\` escaped). */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&')
 }
 
 /** The keys of a service configured with `prefix` (REDIS_KEY_PREFIX). */

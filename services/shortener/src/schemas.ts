@@ -1,3 +1,4 @@
+import { errorBodySchema } from '@faultline/kit/service'
 import { aliasPattern, maxUrlLength } from './validation.ts'
 
 /**
@@ -5,18 +6,9 @@ import { aliasPattern, maxUrlLength } from './validation.ts'
  * them, and @fastify/swagger turns them into /openapi.json. The semantic URL rules (scheme,
  * credentials, host) live in validation.ts, because a schema cannot express them.
  */
-export const errorSchema = {
-  $id: 'Error',
-  type: 'object',
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string', description: 'Stable error code, e.g. SHORTENER_ERR_ALIAS_TAKEN.' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    field: { type: 'string', description: 'The request field at fault, for 400s.' },
-  },
-  required: ['statusCode', 'code', 'error', 'message'],
-} as const
+
+/** The kit's error body, named so routes refer to it as `Error#`. */
+export const errorSchema = { $id: 'Error', ...errorBodySchema } as const
 
 export const codeParam = {
   type: 'object',

@@ -13,7 +13,7 @@ import { createRedis } from '@faultline/kit/clients'
 import { migrate } from '@faultline/migrate'
 import { ShortenerFixture } from '../src/fixture.ts'
 import { Keys } from '../src/keys.ts'
-import { createLink, harness, silentLog } from './helpers.ts'
+import { createLink, eventually, harness, silentLog } from './helpers.ts'
 
 async function setup(t: Parameters<typeof harness>[0]) {
   const h = await harness(t)
@@ -37,6 +37,43 @@ test('seeded links redirect, and the service never hands out a seeded id', async
   assert.equal((await createLink(i.app, { url: 'https://example.com/x', alias: 'api-made' })).status, 201)
   const { rows } = await h.db.query<{ id: string }>('SELECT id FROM links')
   assert.equal(new Set(rows.map((r) => r.id)).size, 4, 'four distinct ids')
+})
+
+test('a code created between the check and its insert counts as present; the others are inserted', async (t) => {
+  const { h, fixture, clients } = await setup(t)
+  // Another writer inserts race-1 without committing: the check does not see it, the seeding's
+  // insert waits on it, and fails with a unique violation once it commits.
+  const other = await h.db.connect()
+  try {
+    await other.query('BEGIN')
+    await other.query(
+      `INSERT INTO links (id, code, url, custom_alias) VALUES (-1, 'race-1', 'https://example.com/theirs', true)`,
+    )
+    const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+    const seeding = fixture.seedLinks(clients.pg, [
+      { code: 'race-1', url: 'https://example.com/ours' },
+      { code: 'race-2', url: 'https://example.com/ours' },
+    ])
+    await eventually('the seeding waits on the uncommitted row', async () => {
+      const { rows } = await h.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))',
+        [otherPid],
+      )
+      return rows[0]?.n === 1
+    })
+    await other.query('COMMIT')
+    assert.deepEqual(await seeding, { inserted: 1, present: 1 })
+  } finally {
+    await other.query('ROLLBACK').catch(() => {})
+    other.release()
+  }
+  const { rows } = await h.db.query<{ code: string; url: string }>(
+    'SELECT code, url FROM links ORDER BY code',
+  )
+  assert.deepEqual(rows, [
+    { code: 'race-1', url: 'https://example.com/theirs' },
+    { code: 'race-2', url: 'https://example.com/ours' },
+  ])
 })
 
 test('reset removes one prefix: rows, click counts, cache entries and fill leases', async (t) => {

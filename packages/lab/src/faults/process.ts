@@ -15,6 +15,17 @@ async function signalTarget(ctx: FaultContext, target: Target, sig: NodeJS.Signa
   return instances.map((i) => `${i.name} pid ${i.pid}`).join(', ')
 }
 
+/** `kill -9` the target's instances through the fleet, which waits until each is gone. */
+async function killInstances(
+  ctx: FaultContext,
+  target: Extract<Target, { kind: 'service' }>,
+): Promise<string> {
+  const instances = instancesOf(ctx, target)
+  const named = instances.map((i) => `${i.name} pid ${i.pid}`).join(', ')
+  await Promise.all(instances.map((i) => ctx.fleet.kill(i)))
+  return named
+}
+
 /**
  * `kill -9`. Healed by starting it again: an infra component always (at `until`, or when the
  * load ends), a service instance only at `until` (at cleanup the services stop anyway).
@@ -24,7 +35,10 @@ export function kill(target: Target): Action {
     kind: 'kill',
     describe: `kill -9 ${describeTarget(target)}`,
     async run(ctx) {
-      const note = await signalTarget(ctx, target, 'SIGKILL')
+      const note =
+        target.kind === 'infra'
+          ? await signalTarget(ctx, target, 'SIGKILL')
+          : await killInstances(ctx, target)
       const heal: Heal = async (reason) => {
         if (target.kind === 'infra') {
           const began = Date.now()
@@ -90,8 +104,8 @@ export function stop(target: Target): Action {
         }
       }
       const instances = instancesOf(ctx, target)
-      for (const i of instances) ctx.fleet.signal(i, 'SIGTERM')
-      await Promise.all(instances.map((i) => ctx.fleet.waitExit(i)))
+      // The fleet's stop: SIGCONT first (a paused instance cannot handle SIGTERM), SIGKILL after its grace.
+      await Promise.all(instances.map((i) => ctx.fleet.stop(i)))
       return {
         heal: async (reason) => {
           if (reason === 'cleanup') return undefined

@@ -1,6 +1,7 @@
 /**
  * Redis faults: flush a database, delete keys by pattern — a cold cache or a forced expiry.
  */
+import { unlinkMatching } from '@faultline/infra'
 import type { Redis } from 'ioredis'
 import type { Action, FaultContext } from './action.ts'
 
@@ -33,14 +34,7 @@ export function deleteKeys(pattern: string, choice: RedisChoice = {}): Action {
     kind: 'deleteKeys',
     describe: `delete keys ${pattern}`,
     async run(ctx) {
-      const redis = pickRedis(ctx, choice)
-      let deleted = 0
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-        cursor = next
-        if (keys.length > 0) deleted += await redis.unlink(...keys)
-      } while (cursor !== '0')
+      const deleted = await unlinkMatching(pickRedis(ctx, choice), pattern)
       return { note: `${deleted} key${deleted === 1 ? '' : 's'} deleted` }
     },
   }

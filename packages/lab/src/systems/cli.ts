@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { dirname, join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { infraDown, infraStatus, infraUp } from '@faultline/infra'
+import { infraDown, infraStatus, infraUp, k6Binary } from '@faultline/infra'
 import { repoRoot } from '../paths.ts'
 import { experimentFiles } from '../registry.ts'
 import type { SystemDescriptor } from '../system.ts'
@@ -100,8 +100,7 @@ function nextSteps(system: SystemDescriptor, apiUrl: string): string[] {
     `  curl -s ${apiUrl}/healthz`,
     `  curl -s -X PUT ${apiUrl}/admin/mitigations -H 'content-type: application/json' -d '{"${system.switches.names[0] ?? 'switch'}":false}'`,
   ]
-  if (smoke)
-    lines.push(`  BASE_URL=${apiUrl} ~/.cache/faultline/bin/k6 run loadtests/${system.name}/${smoke}`)
+  if (smoke) lines.push(`  BASE_URL=${apiUrl} ${k6Binary()} run loadtests/${system.name}/${smoke}`)
   if (experiments[0])
     lines.push(
       `  ./faultline lab run ${experiments[0]}    # (stop the system first: ./faultline down ${system.name})`,
@@ -125,7 +124,8 @@ async function up(name: string): Promise<void> {
   out(`\n${name} is up:`)
   for (const p of processes)
     out(`  ${p.service.padEnd(8)} ${p.url}   log: ${relative(repoRoot, p.component.logFile(ctx))}`)
-  const api = processes[0]
+  // The URL to try and the switches to flip: the first process that serves users.
+  const api = processes.find((p) => p.role === 'http')
   if (!api) return
   out(`\nmitigation switches (GET/PUT ${api.url}/admin/mitigations):`)
   for (const line of await switchesOf(system, api.url)) out(line)

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { type Component, daemonComponent, type InfraContext, serviceEnv, systemPorts } from '@faultline/infra'
 import { repoRoot } from '../paths.ts'
-import type { SystemDescriptor } from '../system.ts'
+import type { ServiceRole, SystemDescriptor } from '../system.ts'
 
 /** `<repo>/.faultline/systems/<system>`: one folder per process (pidfile + log). */
 export function systemStateDir(system: string): string {
@@ -18,6 +18,8 @@ export function systemStateDir(system: string): string {
 export interface SystemProcess {
   /** `api`, `worker` … (one instance each: `up` is for trying a system, the lab runs fleets). */
   service: string
+  /** `http` serves users (the URL to try); a `worker` serves only its health, metrics and switches. */
+  role: ServiceRole
   port: number
   url: string
   component: Component
@@ -59,8 +61,7 @@ async function answers(url: string): Promise<boolean> {
 
 /** One daemon per service of the system, in declaration order (start order). */
 export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
-  const names = Object.keys(system.services)
-  return names.map((service, index) => {
+  return Object.keys(system.services).map((service) => {
     const spec = system.services[service]
     if (!spec) throw new Error(`unknown service ${service}`)
     const port = portOf(system.name, service)
@@ -76,8 +77,10 @@ export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
     }
     const component = daemonComponent({
       name: service,
-      // Earlier services first: a worker starts once the API (which runs the migrations) is healthy.
-      dependsOn: names.slice(0, index),
+      // No dependencies here: the infra's dependency order is not consulted for these daemons.
+      // `up` starts them one at a time in declaration order, each after the previous is healthy,
+      // so a worker starts once the API (which runs the migrations) answers.
+      dependsOn: [],
       ports: [port],
       address: url,
       executable: () => process.execPath,
@@ -92,7 +95,7 @@ export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
       startTimeoutMs: 60_000,
       stopTimeoutMs: 20_000,
     })
-    return { service, port, url, component }
+    return { service, role: spec.role, port, url, component }
   })
 }
 

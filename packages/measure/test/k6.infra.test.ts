@@ -18,7 +18,7 @@ test('runK6 streams one point per request through the pipe, after the start sign
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   t.after(() => server.close())
   const { port } = server.address() as AddressInfo
-  const dir = mkdtempSync(join(tmpdir(), 'lab-k6-'))
+  const dir = mkdtempSync(join(tmpdir(), 'measure-k6-'))
   const script = join(dir, 'load.js')
   writeFileSync(
     script,
@@ -59,7 +59,7 @@ export default function () {
 })
 
 test('runK6 returns when k6 fails before it opens its output (a broken script)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lab-k6-'))
+  const dir = mkdtempSync(join(tmpdir(), 'measure-k6-'))
   const script = join(dir, 'broken.js')
   writeFileSync(script, 'this is not javascript (\n')
   const result = await runK6({
@@ -75,7 +75,7 @@ test('runK6 returns when k6 fails before it opens its output (a broken script)',
 })
 
 test('aborting stops k6 early', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lab-k6-'))
+  const dir = mkdtempSync(join(tmpdir(), 'measure-k6-'))
   const script = join(dir, 'idle.js')
   writeFileSync(
     script,
