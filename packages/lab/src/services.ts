@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '@faultline/infra'
 import type { Mode, ServiceSpec } from './experiment.ts'
 import { httpGet } from './metrics-scrape.ts'
 import type { ServiceRole, SystemDescriptor, SystemSwitches } from './system.ts'
@@ -102,22 +102,8 @@ export function instanceEnv(args: {
   }
 }
 
-/** A free loopback port, chosen by the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}
-
-function packageDir(file: string, root: string): string {
+/** The package folder of an entry file: the process's cwd, as in its container. */
+export function packageDir(file: string, root: string): string {
   for (let dir = dirname(file); dir.startsWith(root) && dir !== root; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir
   }

@@ -4,10 +4,10 @@
  * (the same idempotent, health-waited start, stale-pidfile handling and SIGTERM-then-SIGKILL stop
  * that Postgres and Kafka get), with its pidfile and log under `.faultline/systems/<system>/`.
  */
-import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { type Component, daemonComponent, type InfraContext, serviceEnv, systemPorts } from '@faultline/infra'
 import { repoRoot } from '../paths.ts'
+import { packageDir } from '../services.ts'
 import type { ServiceRole, SystemDescriptor } from '../system.ts'
 
 /** `<repo>/.faultline/systems/<system>`: one folder per process (pidfile + log). */
@@ -23,18 +23,6 @@ export interface SystemProcess {
   port: number
   url: string
   component: Component
-}
-
-/** The package folder of an entry file: its cwd, as under the lab and in the container. */
-function packageDir(entry: string): string {
-  for (
-    let dir = dirname(resolve(repoRoot, entry));
-    dir.startsWith(repoRoot) && dir !== repoRoot;
-    dir = dirname(dir)
-  ) {
-    if (existsSync(join(dir, 'package.json'))) return dir
-  }
-  return repoRoot
 }
 
 /** The host port of a process: the one port table (`systemPorts` in `@faultline/infra`). */
@@ -88,7 +76,7 @@ export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
       command: () => ({
         command: process.execPath,
         args: [resolve(repoRoot, spec.entry)],
-        cwd: packageDir(spec.entry),
+        cwd: packageDir(resolve(repoRoot, spec.entry), repoRoot),
         env,
       }),
       healthy: () => answers(`${url}${spec.healthPath ?? '/healthz'}`),
