@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { repoRoot } from '../src/paths.ts'
 import { ServiceFleet } from '../src/services.ts'
 import { crashingSystem, twoRoleSystem } from './fixtures/selftest.system.ts'
@@ -14,15 +14,18 @@ function processState(pid: number): string {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
 }
 
-test('a fleet starts instances on distinct ports, signals, restarts and stops them', async (t) => {
+type FleetOptions = ConstructorParameters<typeof ServiceFleet>[0]
+
+/** A started fleet of the two-role self-test system, stopped after the test; `applied` lists the instances that got their switches. */
+async function startTwoRoleFleet(
+  t: TestContext,
+  options: Pick<FleetOptions, 'services' | 'mode' | 'mitigations' | 'baseEnv'>,
+): Promise<{ fleet: ServiceFleet; applied: string[] }> {
   const applied: string[] = []
   const fleet = new ServiceFleet({
     repoRoot,
     system: twoRoleSystem,
-    services: { api: { instances: 2, env: { REDIS_URL: 'redis://127.0.0.1:1' } } },
-    mode: 'hardened',
-    mitigations: { redisTimeout: true },
-    baseEnv: {},
+    ...options,
     logDir: mkdtempSync(join(tmpdir(), 'lab-fleet-')),
     log: () => {},
     afterStart: async (instance) => {
@@ -31,6 +34,16 @@ test('a fleet starts instances on distinct ports, signals, restarts and stops th
   })
   t.after(() => fleet.stopAll())
   await fleet.start()
+  return { fleet, applied }
+}
+
+test('a fleet starts instances on distinct ports, signals, restarts and stops them', async (t) => {
+  const { fleet, applied } = await startTwoRoleFleet(t, {
+    services: { api: { instances: 2, env: { REDIS_URL: 'redis://127.0.0.1:1' } } },
+    mode: 'hardened',
+    mitigations: { redisTimeout: true },
+    baseEnv: {},
+  })
   const [a, b] = fleet.instancesOf('api')
   assert.ok(a?.url && b?.url && a.pid && b.pid)
   assert.notEqual(a.port, b.port)
@@ -75,22 +88,12 @@ test('a service that crashes at boot fails the start with its log tail', async (
 })
 
 test('a worker gets a port too: it is health-waited, switched and scraped like an HTTP service', async (t) => {
-  const applied: string[] = []
-  const fleet = new ServiceFleet({
-    repoRoot,
-    system: twoRoleSystem,
+  const { fleet, applied } = await startTwoRoleFleet(t, {
     services: { api: {}, worker: { instances: 2 } },
     mode: 'naive',
     mitigations: { redisTimeout: false },
     baseEnv: { REDIS_URL: 'redis://127.0.0.1:1' },
-    logDir: mkdtempSync(join(tmpdir(), 'lab-fleet-')),
-    log: () => {},
-    afterStart: async (instance) => {
-      applied.push(instance.name)
-    },
   })
-  t.after(() => fleet.stopAll())
-  await fleet.start()
   const workers = fleet.instancesOf('worker')
   assert.deepEqual(
     workers.map((w) => w.name),
