@@ -13,6 +13,8 @@ export {
   type KneeResult,
   kneeWindow,
 } from './knee-detect.ts'
+export { type MachineInfo, machineInfo, machineLine } from './machine.ts'
+export { linkLatest, markdownTable, ms, num, resultsDir, textTable, writeJson } from './report.ts'
 export { genericMetrics, metricsFromPrometheus, named, type SeriesSelector } from './sampler.ts'
 export {
   type Attribution,

@@ -3,7 +3,7 @@
  * every syntax Compose accepts (short and long ports, list and map environment), and what
  * topology.ts says the model must contain (published ports, service environment).
  */
-import { ports, proxies, serviceEnv } from '@faultline/infra'
+import { ports, proxies, redisClusterNodes, serviceEnv } from '@faultline/infra'
 
 /** Profile of one-shot tools (k6): no health check, started with `docker compose run`. */
 export const toolsProfile = 'tools'
@@ -126,18 +126,27 @@ export function expectedPublishedPorts(): Record<string, Array<{ published: numb
     ],
     prometheus: [{ published: ports.prometheus, target: imagePorts.prometheus }],
     grafana: [{ published: ports.grafana, target: imagePorts.grafana }],
+    // Each node listens on its host port inside its container too, so the natMap that sends a
+    // host client from `redis-cluster-N:<port>` to `127.0.0.1:<port>` keeps the port.
+    ...Object.fromEntries(redisClusterNodes.map((n) => [n.name, [{ published: n.port, target: n.port }]])),
   }
 }
 
 /**
  * serviceEnv() as a container sees it: the same proxies, addressed by the toxiproxy host name,
- * except Kafka, which containers reach through its network-only proxy.
+ * except Kafka, which containers reach through its network-only proxy, and the Redis Cluster's
+ * nodes, reached by their own names.
  */
 export function expectedServiceEnv(): Record<string, string> {
   const env = Object.fromEntries(
     Object.entries(serviceEnv()).map(([key, value]) => [key, value.replace('127.0.0.1', toxiproxyService)]),
   )
-  return { ...env, KAFKA_BROKERS: `${toxiproxyService}:${kafkaNetworkProxy.listenPort}` }
+  return {
+    ...env,
+    KAFKA_BROKERS: `${toxiproxyService}:${kafkaNetworkProxy.listenPort}`,
+    // No proxy in front of the cluster (see redisClusterNodes): the nodes, by compose host name.
+    REDIS_CLUSTER_NODES: redisClusterNodes.map((n) => `${n.name}:${n.port}`).join(','),
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

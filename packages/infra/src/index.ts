@@ -1,5 +1,11 @@
 export * from './component.ts'
 export { ensureK6, k6Binary, k6Path } from './components/k6.ts'
+export {
+  type ClusterHealth,
+  clusterNodeTimeoutMs,
+  parseClusterNodes,
+  redisClusterHealth,
+} from './components/redis-cluster.ts'
 export { ensureVegeta, vegetaBinary } from './components/vegeta.ts'
 export { type DaemonSpec, daemonComponent } from './daemon.ts'
 export { defaultContext, repoRoot } from './paths.ts'

@@ -3,6 +3,7 @@ import { k6 } from './components/k6.ts'
 import { postgres } from './components/postgres.ts'
 import { postgresReplica } from './components/postgres-replica.ts'
 import { redisCache, redisQueue } from './components/redis.ts'
+import { redisCluster, redisClusterNodeComponents } from './components/redis-cluster.ts'
 import { s3 } from './components/s3.ts'
 import { toxiproxy } from './components/toxiproxy.ts'
 import { kafka } from './kafka.ts'
@@ -19,6 +20,9 @@ export const components: Component[] = [
   postgresReplica,
   redisCache,
   redisQueue,
+  // Six nodes, then the step that forms them into a cluster (it depends on all six).
+  ...redisClusterNodeComponents,
+  redisCluster,
   kafka,
   s3,
   k6,

@@ -19,6 +19,16 @@ export const ports = {
   /** A second Kafka listener that advertises itself: admin and health checks, never toxics. */
   kafkaDirect: 19094,
   s3: 17070,
+  /**
+   * The Redis Cluster's nodes (three masters and three replicas once formed; `redisClusterNodes`
+   * below). Each also listens on its cluster bus, port + 10000 (27001–27006), Redis's default.
+   */
+  redisCluster1: 17001,
+  redisCluster2: 17002,
+  redisCluster3: 17003,
+  redisCluster4: 17004,
+  redisCluster5: 17005,
+  redisCluster6: 17006,
   toxiproxyApi: 8474,
   prometheus: 19090,
   grafana: 13000,
@@ -27,10 +37,14 @@ export const ports = {
 /**
  * Host ports of each system's processes, published by its compose file and used by
  * `./faultline up <system>` (the lab's fleets take free ports instead, so an experiment never
- * collides with a system left running). A new system adds one line.
+ * collides with a system left running). A new system adds one line. A key that names a process
+ * is that process's PORT; any other key is an extra listener of the system (`grpc` →
+ * `GRPC_PORT`), given as `<KEY>_PORT` to the system's processes under `up`, and published by the
+ * compose service that listens on it.
  */
 export const systemPorts = {
   shortener: { api: 18080, worker: 18081 },
+  ratelimiter: { api: 18090, grpc: 18091, gateway: 18092 },
 } as const satisfies Record<string, Record<string, number>>
 
 export type ProxyName = 'postgres' | 'postgres-replica' | 'redis-cache' | 'redis-queue' | 'kafka' | 's3'
@@ -85,6 +99,57 @@ export const proxies: Record<ProxyName, ProxySpec> = {
   s3: { name: 's3', listenPort: 27070, upstreamPort: ports.s3, composeService: 's3', containerPort: 7070 },
 }
 
+/**
+ * Redis Cluster's node-to-node bus port is the client port + this offset (Redis's default when
+ * `cluster-port` is 0). Not in `ports`: nothing but the nodes themselves connects to it.
+ */
+export const redisClusterBusOffset = 10000
+
+export interface RedisClusterNode {
+  /** Native component name and compose service name (`redis-cluster-1` … `redis-cluster-6`). */
+  name: string
+  port: number
+  busPort: number
+}
+
+/**
+ * The six Redis Cluster nodes, in formation order: `redis-cli --cluster create` makes the first
+ * three masters and the last three their replicas (a failover swaps roles later). There is no
+ * Toxiproxy in front of them: a cluster client follows the addresses the nodes announce in
+ * CLUSTER SLOTS and MOVED replies, which are the nodes' own, so a proxy would see only the
+ * first connection. Faults on the cluster are process faults (kill a node, stop it).
+ */
+export const redisClusterNodes: readonly RedisClusterNode[] = [
+  ports.redisCluster1,
+  ports.redisCluster2,
+  ports.redisCluster3,
+  ports.redisCluster4,
+  ports.redisCluster5,
+  ports.redisCluster6,
+].map((port, index) => ({ name: `redis-cluster-${index + 1}`, port, busPort: port + redisClusterBusOffset }))
+
+/**
+ * For a client on the host against the compose cluster, whose nodes announce their compose
+ * host names (`redis-cluster-1:17001`), which only containers resolve: ioredis' `natMap` turns
+ * each back into the published 127.0.0.1 port. Natively the nodes announce 127.0.0.1 and the map
+ * never matches, so one client config serves both.
+ */
+export function redisClusterNatMap(): Record<string, { host: string; port: number }> {
+  return Object.fromEntries(redisClusterNodes.map((n) => [`${n.name}:${n.port}`, { host, port: n.port }]))
+}
+
+/** `REDIS_CLUSTER_NODES` as a cluster client's startup nodes: `a:1, b:2` → `[{host: 'a', port: 1}, …]`. */
+export function redisClusterStartupNodes(value: string): Array<{ host: string; port: number }> {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const at = item.lastIndexOf(':')
+      return { host: item.slice(0, at), port: Number(item.slice(at + 1)) }
+    })
+}
+
 /** Credentials used by both the native topology and compose. Local lab only. */
 export const credentials = {
   postgresUser: 'faultline',
@@ -97,6 +162,11 @@ export const credentials = {
 } as const
 
 const host = '127.0.0.1'
+
+/** `127.0.0.1:17001,…,127.0.0.1:17006`: every node, so a client finds the cluster with any one down. */
+function redisClusterSeeds(): string {
+  return redisClusterNodes.map((node) => `${host}:${node.port}`).join(',')
+}
 
 /**
  * Connection URLs a service uses by default: every one goes through its Toxiproxy proxy.
@@ -114,6 +184,8 @@ export function serviceEnv(): Record<string, string> {
     S3_ACCESS_KEY: c.s3AccessKey,
     S3_SECRET_KEY: c.s3SecretKey,
     TOXIPROXY_URL: `http://${host}:${ports.toxiproxyApi}`,
+    // Seeds, not a proxy: see redisClusterNodes.
+    REDIS_CLUSTER_NODES: redisClusterSeeds(),
   }
 }
 
@@ -127,5 +199,6 @@ export function directEnv(): Record<string, string> {
     QUEUE_REDIS_URL: `redis://${host}:${ports.redisQueue}`,
     KAFKA_BROKERS: `${host}:${ports.kafkaDirect}`,
     S3_ENDPOINT: `http://${host}:${ports.s3}`,
+    REDIS_CLUSTER_NODES: redisClusterSeeds(),
   }
 }

@@ -59,6 +59,7 @@ const urlKeys = [
   'REDIS_URL',
   'QUEUE_REDIS_URL',
   'KAFKA_BROKERS',
+  'REDIS_CLUSTER_NODES',
   'S3_ENDPOINT',
 ]
 

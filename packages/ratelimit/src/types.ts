@@ -3,7 +3,13 @@
  * one cost; the failure policy wraps any `Limiter` and answers the same shape, plus why it had to
  * answer without Redis.
  */
-export const algorithmNames = ['fixed-window', 'sliding-log', 'sliding-window', 'token-bucket', 'gcra'] as const
+export const algorithmNames = [
+  'fixed-window',
+  'sliding-log',
+  'sliding-window',
+  'token-bucket',
+  'gcra',
+] as const
 export type AlgorithmName = (typeof algorithmNames)[number]
 
 export interface LimitRule {

@@ -28,6 +28,35 @@ export const systemClock: Clock = {
   },
 }
 
+/**
+ * A timer for a time limit (a timeout, a deadline): `clock.setTimer`, except that on the system
+ * clock the callback first lets the I/O that was already readable when the timer fired be read
+ * (one `setImmediate`). After a GC pause or a long turn of the event loop, Node runs due timers
+ * before it polls sockets, so a reply that arrived in time but was not read yet would otherwise be
+ * judged late: in the ratelimit benchmark about 3 % of 5 ms decisions on a healthy Redis were.
+ */
+export function setExpiryTimer(
+  clock: Clock,
+  ms: number,
+  callback: () => void,
+  options?: { unref?: boolean },
+): () => void {
+  if (clock !== systemClock) return clock.setTimer(ms, callback, options)
+  let pending: NodeJS.Immediate | undefined
+  const cancel = clock.setTimer(
+    ms,
+    () => {
+      pending = setImmediate(callback)
+      if (options?.unref) pending.unref()
+    },
+    options,
+  )
+  return () => {
+    cancel()
+    if (pending) clearImmediate(pending)
+  }
+}
+
 /** Random numbers in [0, 1), injectable for the same reason as the clock. */
 export type Random = () => number
 

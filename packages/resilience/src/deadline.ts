@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from './clock.ts'
+import { type Clock, setExpiryTimer, systemClock } from './clock.ts'
 import { DeadlineExceededError } from './errors.ts'
 import { withTimeout } from './timeout.ts'
 
@@ -71,7 +71,9 @@ export class Deadline {
     this.#signal = controller.signal
     const sources = [this.#parent?.signal, this.#external].filter((s) => s !== undefined)
     const cancelTimer = Number.isFinite(this.expiresAtMs)
-      ? this.clock.setTimer(this.remainingMs(), () => abort(new DeadlineExceededError()), { unref: true })
+      ? setExpiryTimer(this.clock, this.remainingMs(), () => abort(new DeadlineExceededError()), {
+          unref: true,
+        })
       : () => {}
     const onSourceAbort = (event: Event) => abort((event.target as AbortSignal).reason)
     function abort(reason: unknown) {

@@ -7,7 +7,15 @@ export {
   type CircuitStateChange,
   type CircuitTransitionReason,
 } from './circuit-breaker.ts'
-export { type Clock, ManualClock, type Random, type Sleep, sleeper, systemClock } from './clock.ts'
+export {
+  type Clock,
+  ManualClock,
+  type Random,
+  type Sleep,
+  setExpiryTimer,
+  sleeper,
+  systemClock,
+} from './clock.ts'
 export { Deadline, type DeadlineOptions, type IfStillTimeOptions, ifStillTime } from './deadline.ts'
 export {
   BulkheadFullError,

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from './clock.ts'
+import { type Clock, setExpiryTimer, systemClock } from './clock.ts'
 import { TimeoutError } from './errors.ts'
 
 export interface TimeoutOptions {
@@ -44,7 +44,7 @@ export function withTimeout<T>(
     }
     parent?.addEventListener('abort', onParentAbort, { once: true })
     if (limited) {
-      cancelTimer = clock.setTimer(ms, () => {
+      cancelTimer = setExpiryTimer(clock, ms, () => {
         finish()
         const err = new TimeoutError(ms)
         controller.abort(err)

@@ -8,7 +8,7 @@ import { defineSwitches, type SwitchName, SwitchState, type SwitchValues } from 
 export const switches = defineSwitches({
   decisionDeadline: {
     description:
-      'a decision waits for Redis at most DECISION_DEADLINE_MS, then the rule\'s failure policy answers (fail-open, fail-closed or the local bucket); off = the naive client: a 500 ms timeout and 5 immediate retries',
+      "a decision waits for Redis at most DECISION_DEADLINE_MS, then the rule's failure policy answers (fail-open, fail-closed or the local bucket); off = the naive client: a 500 ms timeout and 5 immediate retries",
     default: true,
     defends: ['pm06', 'pm19'],
   },
@@ -19,7 +19,8 @@ export const switches = defineSwitches({
     defends: ['pm06'],
   },
   circuitBreaker: {
-    description: 'after repeated Redis failures decisions stop calling Redis for a cool-down and use the failure policy',
+    description:
+      'after repeated Redis failures decisions stop calling Redis for a cool-down and use the failure policy',
     default: true,
     defends: ['pm06', 'pm19'],
   },

@@ -6,8 +6,8 @@
  * context (`LabClients`) from the factory's return type.
  */
 import { S3Client } from '@aws-sdk/client-s3'
-import { credentials } from '@faultline/infra'
-import { Redis } from 'ioredis'
+import { credentials, redisClusterNatMap, redisClusterStartupNodes } from '@faultline/infra'
+import { Cluster, Redis } from 'ioredis'
 import pg from 'pg'
 import { ToxiproxyApi } from '../faults/toxiproxy.ts'
 import type { InfraControl } from '../infra.ts'
@@ -40,6 +40,18 @@ function redis(url: string | undefined, fallback: string): Redis {
   return created
 }
 
+function redisCluster(seeds: string | undefined): Cluster {
+  if (!seeds) throw new Error("no REDIS_CLUSTER_NODES in the infra's direct env")
+  // natMap: under compose the nodes announce their container names; see redisClusterNatMap.
+  const created = new Cluster(redisClusterStartupNodes(seeds), {
+    lazyConnect: true,
+    natMap: redisClusterNatMap(),
+    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 3000 },
+  })
+  created.on('error', () => {})
+  return created
+}
+
 /** Direct connections (never through Toxiproxy): a check must see the state, not the fault. */
 export const clientFactories = {
   /** Postgres primary. Connects on first query. */
@@ -58,6 +70,11 @@ export const clientFactories = {
   queueRedis: client({
     create: (i) => redis(i.directEnv().QUEUE_REDIS_URL, 'redis://127.0.0.1:16380'),
     close: (r) => r.disconnect(),
+  }),
+  /** The Redis Cluster (3 masters + 3 replicas), seeded from REDIS_CLUSTER_NODES. Connects on first command. */
+  redisCluster: client({
+    create: (i) => redisCluster(i.directEnv().REDIS_CLUSTER_NODES),
+    close: (c) => c.disconnect(),
   }),
   /** Kafka admin: topics, group offsets, lag. */
   kafka: client({

@@ -37,6 +37,22 @@ export function portOf(system: string, service: string): number {
   return port
 }
 
+/**
+ * The system's extra listeners: every `systemPorts` key that names no process (`grpc: 18091`)
+ * becomes `<KEY>_PORT` (`GRPC_PORT=18091`) for each of its processes. The process that serves
+ * that protocol reads the variable; the others never look at it.
+ */
+export function extraPortEnv(system: SystemDescriptor): Record<string, string> {
+  const table = systemPorts as Record<string, Record<string, number> | undefined>
+  const env: Record<string, string> = {}
+  for (const [key, port] of Object.entries(table[system.name] ?? {})) {
+    if (key in system.services) continue
+    const envName = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_')
+    env[`${envName.toUpperCase()}_PORT`] = String(port)
+  }
+  return env
+}
+
 async function answers(url: string): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
@@ -49,6 +65,7 @@ async function answers(url: string): Promise<boolean> {
 
 /** One daemon per service of the system, in declaration order (start order). */
 export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
+  const extraPorts = extraPortEnv(system)
   return Object.keys(system.services).map((service) => {
     const spec = system.services[service]
     if (!spec) throw new Error(`unknown service ${service}`)
@@ -57,6 +74,7 @@ export function systemProcesses(system: SystemDescriptor): SystemProcess[] {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...serviceEnv(),
+      ...extraPorts,
       ...spec.env,
       PORT: String(port),
       HOST: '127.0.0.1',

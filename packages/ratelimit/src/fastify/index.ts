@@ -1,0 +1,212 @@
+/**
+ * Rate limiting for a Fastify app: every rule that matches a request is decided (all at once,
+ * each through its failure policy), the most restrictive answer wins, and the response carries
+ * the draft-10 `RateLimit-Policy` / `RateLimit` fields (see ./headers.ts) on allow and on deny.
+ * A deny is a 429 with `Retry-After` and a JSON body naming the rule.
+ *
+ * A degraded decision (Redis slow or gone; the failure policy answered) says nothing it does not
+ * know: its policy is still listed in `RateLimit-Policy` (the policy did not change), but it gets
+ * no `RateLimit` member and no `X-RateLimit-Remaining/Reset`, because no one knows the remaining
+ * quota. A degraded deny (fail-closed, or the local bucket empty) still sends `Retry-After`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { validateCost } from '../algorithms/validation.ts'
+import { GuardedLimiter } from '../policy/guarded-limiter.ts'
+import { hardenedFailurePolicy } from '../policy/types.ts'
+import type { GuardedDecision } from '../types.ts'
+import { ceilSeconds, policyItem, serviceLimitItem } from './headers.ts'
+import {
+  pluginOptionsProblems,
+  RateLimitOptionsError,
+  type RateLimitPluginOptions,
+  type RateLimitRuleOptions,
+} from './options.ts'
+
+export { ceilSeconds, draftRevision, policyItem, serviceLimitItem } from './headers.ts'
+export {
+  pluginOptionsProblems,
+  RateLimitOptionsError,
+  type RateLimitPluginOptions,
+  type RateLimitRuleOptions,
+  type RuleKey,
+} from './options.ts'
+
+/** The body of a 429. */
+export interface RateLimitedBody {
+  statusCode: 429
+  error: 'Too Many Requests'
+  code: 'RATELIMIT_ERR_LIMITED'
+  message: string
+  /** The rule that denied (the one with the longest wait when several did). */
+  rule: string
+  /** Whole seconds, ≥ 1: the same value as `Retry-After`. */
+  retryAfterS: number
+}
+
+interface Applied {
+  rule: RateLimitRuleOptions
+  decision: GuardedDecision
+}
+
+type KeyOf = (request: FastifyRequest) => string | undefined
+
+function keyFunction(key: RateLimitRuleOptions['key']): KeyOf {
+  if (typeof key === 'function') return key
+  if (key === 'ip') return (request) => `ip:${request.ip}`
+  const header = key.slice('header:'.length).toLowerCase()
+  return (request) => {
+    const value = request.headers[header]
+    const first = Array.isArray(value) ? value[0] : value
+    // The prefixes keep a header value from ever colliding with an address.
+    return first ? `h:${first}` : `ip:${request.ip}`
+  }
+}
+
+/** A compiled rule: its matchers and key function, so a request pays for no parsing. */
+interface CompiledRule {
+  rule: RateLimitRuleOptions
+  routes: Set<string> | undefined
+  methods: Set<string> | undefined
+  keyOf: KeyOf
+}
+
+function compile(rule: RateLimitRuleOptions): CompiledRule {
+  return {
+    rule,
+    routes: rule.match?.routes ? new Set(rule.match.routes) : undefined,
+    methods: rule.match?.methods ? new Set(rule.match.methods.map((m) => m.toUpperCase())) : undefined,
+    keyOf: keyFunction(rule.key),
+  }
+}
+
+/** The limiter key of `request` under `compiled`, or undefined when the rule does not apply. */
+function keyFor(compiled: CompiledRule, request: FastifyRequest): string | undefined {
+  if (compiled.methods && !compiled.methods.has(request.method)) return undefined
+  if (compiled.routes) {
+    const route = request.routeOptions.url
+    if (route === undefined || !compiled.routes.has(route)) return undefined
+  }
+  let tenant: string | undefined
+  if (compiled.rule.match?.tenant) {
+    tenant = compiled.rule.match.tenant(request)
+    if (tenant === undefined) return undefined
+  }
+  const key = compiled.keyOf(request)
+  if (key === undefined || key === '') return undefined
+  return tenant === undefined ? `${compiled.rule.name}:${key}` : `${compiled.rule.name}:t:${tenant}:${key}`
+}
+
+/** Denied beats allowed; among denies the longest wait; among allows the least remaining. */
+function mostRestrictive(applied: Applied[]): Applied {
+  let answer = applied[0] as Applied
+  for (const candidate of applied.slice(1)) {
+    const a = answer.decision
+    const c = candidate.decision
+    if (c.allowed !== a.allowed) {
+      if (!c.allowed) answer = candidate
+    } else if (!c.allowed) {
+      if (c.retryAfterMs > a.retryAfterMs) answer = candidate
+    } else if ((a.degraded && !c.degraded) || (!c.degraded && c.remaining < a.remaining)) {
+      // A degraded allow knows no remaining quota, so a known one is the better answer.
+      answer = candidate
+    }
+  }
+  return answer
+}
+
+function setHeaders(
+  reply: FastifyReply,
+  applied: Applied[],
+  answer: Applied,
+  options: RateLimitPluginOptions,
+): void {
+  if (options.draft ?? true) {
+    reply.header('RateLimit-Policy', applied.map((a) => policyItem(a.rule.name, a.rule.limit)).join(', '))
+    const known = applied.filter((a) => !a.decision.degraded)
+    if (known.length > 0) {
+      reply.header('RateLimit', known.map((a) => serviceLimitItem(a.rule.name, a.decision)).join(', '))
+    }
+  }
+  if (options.legacyHeaders) {
+    reply.header('X-RateLimit-Limit', String(answer.rule.limit.limit))
+    if (!answer.decision.degraded) {
+      const d = answer.decision
+      reply.header('X-RateLimit-Remaining', String(Math.max(0, Math.floor(d.remaining))))
+      reply.header(
+        'X-RateLimit-Reset',
+        String(ceilSeconds(d.allowed ? d.resetMs : d.retryAfterMs, d.allowed ? 0 : 1)),
+      )
+    }
+  }
+}
+
+function limitedBody(answer: Applied, retryAfterS: number): RateLimitedBody {
+  const name = answer.rule.name
+  const message = answer.decision.degraded
+    ? `rate limit "${name}" denied this request: its store is unavailable and the rule fails closed; retry in ${retryAfterS} s`
+    : `rate limit "${name}" exceeded; retry in ${retryAfterS} s`
+  return {
+    statusCode: 429,
+    error: 'Too Many Requests',
+    code: 'RATELIMIT_ERR_LIMITED',
+    message,
+    rule: name,
+    retryAfterS,
+  }
+}
+
+/** Decides every rule that applies to `request`, all at once; empty when none does. */
+async function decideAll(
+  guarded: GuardedLimiter,
+  rules: CompiledRule[],
+  request: FastifyRequest,
+): Promise<Applied[]> {
+  const matched: Array<{ rule: RateLimitRuleOptions; key: string; cost: number }> = []
+  for (const compiled of rules) {
+    const key = keyFor(compiled, request)
+    if (key === undefined) continue
+    const cost = compiled.rule.cost ? compiled.rule.cost(request) : 1
+    // Every cost is checked before any rule spends quota: a request refused with a 400 (naming
+    // `cost`) must not have used up another rule's allowance.
+    validateCost(cost)
+    matched.push({ rule: compiled.rule, key, cost })
+  }
+  return Promise.all(
+    matched.map(async ({ rule, key, cost }) => {
+      const context = { rule: rule.name, ...(rule.failure ? { policy: rule.failure } : {}) }
+      return { rule, decision: await guarded.decide(key, rule.limit, cost, context) }
+    }),
+  )
+}
+
+async function rateLimit(app: FastifyInstance, options: RateLimitPluginOptions): Promise<void> {
+  const problems = pluginOptionsProblems(options)
+  if (problems.length > 0) throw new RateLimitOptionsError(problems)
+  const guarded =
+    options.limiter instanceof GuardedLimiter
+      ? options.limiter
+      : new GuardedLimiter({
+          limiter: options.limiter,
+          policy: options.failure ?? hardenedFailurePolicy,
+          ...(options.registry ? { registry: options.registry } : {}),
+        })
+  const rules = options.rules.map(compile)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const applied = await decideAll(guarded, rules, request)
+    if (applied.length === 0) return
+    const answer = mostRestrictive(applied)
+    setHeaders(reply, applied, answer, options)
+    if (answer.decision.allowed) return
+    const retryAfterS = ceilSeconds(answer.decision.retryAfterMs, 1)
+    reply.code(429).header('Retry-After', String(retryAfterS))
+    return reply.send(limitedBody(answer, retryAfterS))
+  })
+}
+
+/**
+ * Registers the limiter on the app (not encapsulated: it guards the routes of the app it is
+ * registered on, including those registered after it).
+ */
+export const rateLimitPlugin = fp(rateLimit, { name: '@faultline/ratelimit', fastify: '5.x' })

@@ -1,0 +1,161 @@
+/**
+ * Throughput (closed model) of every candidate, one instance each, and the p99 our plugin adds at
+ * half its maximum (open model, next to the hello-world at the same rate).
+ */
+import { join } from 'node:path'
+import { repoRoot } from '@faultline/infra'
+import {
+  type CandidateSpec,
+  degradedCount,
+  fileLabel,
+  type LoadRun,
+  label,
+  runLoad,
+  startInstances,
+} from './runs.ts'
+
+export interface RunSettings {
+  logDir: string
+  log: (line: string) => void
+  redisUrl: string
+  runId: string
+  durationS: number
+  warmupS: number
+  vus: number
+  deadlineMs: number
+}
+
+export const algorithms = ['fixed-window', 'sliding-log', 'sliding-window', 'token-bucket', 'gcra'] as const
+
+/**
+ * A limit no run reaches over 1 000 keys (10 000 per key per second; the sliding log caps its limit
+ * at 10 000): every request is admitted, so each one costs a full decision.
+ */
+const unreachable = 10_000
+
+/** Rules for the decision service: domain `bench`, key `api_key`, one limit per value. */
+export const benchRulesFile = join(repoRoot, 'services', 'ratelimiter', 'bench', 'rules-bench.yaml')
+
+export function throughputCandidates(s: RunSettings): CandidateSpec[] {
+  const limiterEnv = (prefix: string) => ({
+    REDIS_URL: s.redisUrl,
+    LIMIT: String(unreachable),
+    WINDOW_MS: '1000',
+    KEY_PREFIX: `bench:${s.runId}:${prefix}`,
+  })
+  return [
+    { name: 'hello', env: {} },
+    ...algorithms.map(
+      (algorithm): CandidateSpec => ({ name: 'plugin', algorithm, env: limiterEnv(algorithm) }),
+    ),
+    { name: 'fastify-rate-limit', env: limiterEnv('frl') },
+    { name: 'rate-limiter-flexible', env: limiterEnv('rlf') },
+    {
+      name: 'decision-service',
+      env: {
+        REDIS_URL: s.redisUrl,
+        RULES_FILE: benchRulesFile,
+        REDIS_KEY_PREFIX: `bench:${s.runId}:svc`,
+      },
+    },
+  ]
+}
+
+export interface ThroughputRow extends LoadRun {
+  candidate: string
+  ratioToHello: number | null
+  /** Our plugin's decisions answered by the failure policy (warm-up included); null for others. */
+  degraded: number | null
+}
+export interface Throughput {
+  rows: ThroughputRow[]
+}
+
+export async function measureThroughput(s: RunSettings): Promise<Throughput> {
+  const rows: ThroughputRow[] = []
+  for (const spec of throughputCandidates(s)) {
+    const instances = await startInstances(spec, 1, s.logDir)
+    try {
+      s.log(`throughput: ${label(spec)} …`)
+      const run = await runLoad({
+        urls: instances.urls,
+        mode: spec.name === 'decision-service' ? 'decide' : 'get',
+        scenario: 'max',
+        durationS: s.durationS,
+        warmupS: s.warmupS,
+        vus: s.vus,
+        keys: 1000,
+        keyPrefix: `${s.runId}-k`,
+        logDir: s.logDir,
+        name: `throughput-${fileLabel(spec)}`,
+      })
+      const degraded = await degradedCount(instances.urls)
+      s.log(
+        `throughput: ${label(spec)}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms${degraded ? `, ${degraded} degraded` : ''}`,
+      )
+      rows.push({ candidate: label(spec), ...run, ratioToHello: null, degraded })
+    } finally {
+      await instances.stop()
+    }
+  }
+  const hello = rows.find((r) => r.candidate === 'hello')?.rps
+  for (const row of rows) row.ratioToHello = hello ? row.rps / hello : null
+  return { rows }
+}
+
+export interface LatencyAtHalf {
+  rate: number
+  hello: LoadRun
+  plugin: LoadRun
+  /** p99(plugin) − p99(hello) at the same rate: what a decision adds. */
+  addedP99Ms: number | null
+}
+
+/** Our plugin (sliding log) at half its measured maximum, and the hello-world at the same rate. */
+export async function measureLatencyAtHalf(
+  s: RunSettings,
+  throughput: Throughput | undefined,
+): Promise<LatencyAtHalf> {
+  const max = throughput?.rows.find((r) => r.candidate === 'plugin sliding-log')?.rps ?? 4000
+  const rate = Math.max(100, Math.round(max / 2 / 100) * 100)
+  const specs: CandidateSpec[] = [
+    { name: 'hello', env: {} },
+    {
+      name: 'plugin',
+      algorithm: 'sliding-log',
+      env: {
+        REDIS_URL: s.redisUrl,
+        LIMIT: String(unreachable),
+        WINDOW_MS: '1000',
+        KEY_PREFIX: `bench:${s.runId}:half`,
+      },
+    },
+  ]
+  const runs: LoadRun[] = []
+  for (const spec of specs) {
+    const instances = await startInstances(spec, 1, s.logDir)
+    try {
+      s.log(`latency at ${rate}/s: ${label(spec)} …`)
+      runs.push(
+        await runLoad({
+          urls: instances.urls,
+          mode: 'get',
+          scenario: 'rate',
+          rate,
+          durationS: s.durationS,
+          warmupS: s.warmupS,
+          vus: 32,
+          keys: 1000,
+          keyPrefix: `${s.runId}-h`,
+          logDir: s.logDir,
+          name: `half-${fileLabel(spec)}`,
+        }),
+      )
+    } finally {
+      await instances.stop()
+    }
+  }
+  const [hello, plugin] = runs as [LoadRun, LoadRun]
+  const addedP99Ms = hello.p99Ms !== null && plugin.p99Ms !== null ? plugin.p99Ms - hello.p99Ms : null
+  return { rate, hello, plugin, addedP99Ms }
+}
