@@ -35,6 +35,21 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>
 
 /**
+ * Runs one part of reading a service's config (its schema, its switches …); a `ConfigError`'s
+ * issues are added to `issues` and `undefined` comes back, so the caller can read every part and
+ * report every bad variable at once. Any other error is a bug and is thrown.
+ */
+export function collectIssues<T>(issues: ConfigIssue[], read: () => T): T | undefined {
+  try {
+    return read()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    issues.push(...err.issues)
+    return undefined
+  }
+}
+
+/**
  * Reads the schema's variables from `env`, applies defaults, converts strings to the declared
  * types (`'8080'` → 8080, `'false'` → false) and validates. Only the schema's keys are read. An
  * empty variable counts as unset, so `FOO=` in a compose file means "use the default".

@@ -11,8 +11,9 @@
  *
  * Every limiter keys by the `x-api-key` header and uses LIMIT per WINDOW_MS on REDIS_URL, under
  * KEY_PREFIX so a run never meets another's keys. With RECORD_ADMITTED=1 the handler (reached only
- * by admitted requests) notes the wall-clock time, and GET /__admitted returns and clears the
- * list: the accuracy run merges the lists of its instances (one machine, one clock).
+ * by admitted requests) notes when it was admitted — the Redis time of the decision where the
+ * limiter reports it (ours), else the handler's wall-clock time — and GET /__admitted returns and
+ * clears the list: the accuracy run merges the lists of its instances (one machine, one clock).
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { type CandidateName, type Close, candidateNames, installLimiter } from './candidates.ts'
@@ -46,8 +47,14 @@ if (candidate !== 'hello') {
     ...(policy === 'open' || policy === 'closed' || policy === 'local' ? { failurePolicy: policy } : {}),
   })
 }
-app.get('/', async () => {
-  if (record) admitted.push(now())
+app.get('/', async (request) => {
+  // Our plugin says when Redis decided (its clock decided, so that is where exactness is
+  // measured); the peers don't, so their admissions are timed here, when the handler runs.
+  if (record) {
+    const decidedAtUs = (request as { rateLimit?: { decision: { decidedAtUs?: number } } | null }).rateLimit
+      ?.decision.decidedAtUs
+    admitted.push(decidedAtUs === undefined ? now() : decidedAtUs / 1000)
+  }
   return { hello: 'world' }
 })
 app.get('/__admitted', { config: { rateLimit: false } }, async () => {

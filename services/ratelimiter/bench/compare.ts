@@ -46,7 +46,7 @@ Needs the native infra (./faultline infra up). Takes about 8 minutes with the de
   --window-ms N     the accuracy rule's window (default 1000)
   --accuracy-s N    seconds of load per accuracy run (default 8)
   --deadline-ms N   the plugin's decision deadline in the outage runs (default 5)
-  --accuracy-deadline-ms N   the plugin's deadline in the accuracy runs (default 50: the runs
+  --accuracy-deadline-ms N   the plugin's deadline in the accuracy runs (default 20, the library's: the runs
                     measure the algorithms; one extra run uses --deadline-ms to show fail-open)
   --out DIR         results root (default <repo>/results)
   -h, --help`
@@ -61,7 +61,7 @@ const { values } = parseArgs({
     'window-ms': { type: 'string', default: '1000' },
     'accuracy-s': { type: 'string', default: '8' },
     'deadline-ms': { type: 'string', default: '5' },
-    'accuracy-deadline-ms': { type: 'string', default: '50' },
+    'accuracy-deadline-ms': { type: 'string', default: '20' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },

@@ -10,6 +10,7 @@ import {
   GuardedLimiter,
   hardenedFailurePolicy,
   RedisLimiter,
+  waitForRedisReady,
 } from '@faultline/ratelimit'
 import { rateLimitPlugin } from '@faultline/ratelimit/fastify'
 import type { FastifyInstance } from 'fastify'
@@ -18,6 +19,9 @@ import type { Close, LimiterSettings } from './candidates.ts'
 
 export async function installOurPlugin(app: FastifyInstance, s: LimiterSettings): Promise<Close> {
   const redis = createLimiterRedis({ url: s.redisUrl, connectionName: 'bench' })
+  // The fail-fast client refuses commands until it is connected (no offline queue): a decision
+  // made before that would be a degraded one, as the services avoid by waiting too.
+  await waitForRedisReady(redis)
   const policy = {
     ...hardenedFailurePolicy,
     ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs } : {}),

@@ -81,7 +81,7 @@ function accuracySection(a: Accuracy[], s: BenchResult['settings']): string[] {
       rows,
     ),
     '',
-    `- Exact (sliding log, deadline ${s.accuracyDeadlineMs} ms): ${worstExact.toFixed(2)}× (target 1.00) — ${worstExact <= 1 ? 'met' : 'NOT met'}. Token bucket and GCRA admit their burst plus the rate (up to 2× in one window with burst = limit): exact to their own definition, not to a sliding window. Admission times: the handler's clock (every candidate alike, so a few requests in flight at a window's edge can add a request or two).`,
+    `- Exact (sliding log, deadline ${s.accuracyDeadlineMs} ms): ${worstExact.toFixed(2)}× (target 1.00) — ${worstExact <= 1 ? 'met' : 'NOT met'}. Token bucket and GCRA admit their burst plus the rate (up to 2× in one window with burst = limit): exact to their own definition, not to a sliding window. Admission times: for our plugin the Redis time of the decision (the clock that decided), for the peers the handler's clock (they report no decision time; a request or two in flight at a window's edge can move between windows).`,
     '',
   ]
 }

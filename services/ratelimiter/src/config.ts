@@ -4,6 +4,7 @@ import { serviceEnv } from '@faultline/infra'
 import {
   ConfigError,
   type ConfigIssue,
+  collectIssues,
   envBoolean,
   envList,
   httpEnv,
@@ -111,20 +112,8 @@ export interface Config {
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const issues: ConfigIssue[] = []
-  let e: ReturnType<typeof loadEnv<typeof configSchema>> | undefined
-  try {
-    e = loadEnv(configSchema, env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
-  let mitigations: Mitigations | undefined
-  try {
-    mitigations = switches.fromEnv(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
+  const e = collectIssues(issues, () => loadEnv(configSchema, env))
+  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
   const clusterNodes = envList(e?.REDIS_CLUSTER_NODES ?? '')
   if (e?.RATELIMIT_STORE === 'cluster' && clusterNodes.length === 0) {
     issues.push({ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE=cluster' })

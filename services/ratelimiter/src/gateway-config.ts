@@ -8,6 +8,7 @@ import { hostname } from 'node:os'
 import {
   ConfigError,
   type ConfigIssue,
+  collectIssues,
   envBoolean,
   envList,
   httpEnv,
@@ -126,20 +127,8 @@ function ruleIssues(algorithm: AlgorithmName, limit: number, windowMs: number): 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const issues: ConfigIssue[] = []
-  let e: ReturnType<typeof loadEnv<typeof gatewayConfigSchema>> | undefined
-  try {
-    e = loadEnv(gatewayConfigSchema, env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
-  let mitigations: Mitigations | undefined
-  try {
-    mitigations = switches.fromEnv(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
+  const e = collectIssues(issues, () => loadEnv(gatewayConfigSchema, env))
+  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
   if (e?.RATELIMIT_STORE === 'cluster' && envList(e.REDIS_CLUSTER_NODES).length === 0) {
     issues.push({ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE is cluster' })
   }

@@ -144,8 +144,8 @@ test('draft RateLimit headers name the rule, never the descriptor values, and sk
     ],
   })
   assert.deepEqual(headers, [
-    { key: 'RateLimit-Policy', value: '"per key";q=100;w=1, "descriptor-2";q=5;w=60' },
-    { key: 'RateLimit', value: '"per key";r=42;t=1, "descriptor-2";r=5;t=0' },
+    { key: 'RateLimit-Policy', value: '"per \\"key\\"";q=100;w=1, "descriptor-2";q=5;w=60' },
+    { key: 'RateLimit', value: '"per \\"key\\"";r=42;t=1, "descriptor-2";r=5;t=0' },
   ])
   assert.deepEqual(
     draftRateLimitHeaders({ overall: 'OK', statuses: [{ code: 'OK', remaining: 0, resetS: 0 }] }),

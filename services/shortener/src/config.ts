@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import {
   ConfigError,
   type ConfigIssue,
+  collectIssues,
   envBoolean,
   envList,
   httpEnv,
@@ -212,20 +213,8 @@ function workerPort(env: Record<string, string | undefined>, port: number, legac
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const issues: ConfigIssue[] = []
-  let e: ReturnType<typeof loadEnv<typeof configSchema>> | undefined
-  try {
-    e = loadEnv(configSchema, env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
-  let mitigations: Mitigations | undefined
-  try {
-    mitigations = switches.fromEnv(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    issues.push(...err.issues)
-  }
+  const e = collectIssues(issues, () => loadEnv(configSchema, env))
+  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
   if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
   const listenHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST
   return {

@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { validateCost } from '../algorithms/validation.ts'
-import { GuardedLimiter } from '../policy/guarded-limiter.ts'
+import { type DecideContext, GuardedLimiter } from '../policy/guarded-limiter.ts'
 import { hardenedFailurePolicy } from '../policy/types.ts'
 import type { GuardedDecision } from '../types.ts'
 import { ceilSeconds, policyItem, serviceLimitItem } from './headers.ts'
@@ -32,6 +32,17 @@ export {
   type RuleKey,
 } from './options.ts'
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The answering rule's decision (the most restrictive of those that applied), for handlers
+     * that show the quota or measure admissions; `null` when no rule applied. A decision Redis
+     * made carries `decidedAtUs`, the Redis time it was made at.
+     */
+    rateLimit: { rule: string; decision: GuardedDecision & { decidedAtUs?: number } } | null
+  }
+}
+
 /** The body of a 429. */
 export interface RateLimitedBody {
   statusCode: 429
@@ -46,6 +57,7 @@ export interface RateLimitedBody {
 
 interface Applied {
   rule: RateLimitRuleOptions
+  policyMember: string
   decision: GuardedDecision
 }
 
@@ -63,12 +75,17 @@ function keyFunction(key: RateLimitRuleOptions['key']): KeyOf {
   }
 }
 
-/** A compiled rule: its matchers and key function, so a request pays for no parsing. */
+/**
+ * A compiled rule: its matchers, key function, decision context and RateLimit-Policy member, so a
+ * request pays for no parsing and no formatting that does not depend on it.
+ */
 interface CompiledRule {
   rule: RateLimitRuleOptions
   routes: Set<string> | undefined
   methods: Set<string> | undefined
   keyOf: KeyOf
+  context: DecideContext
+  policyMember: string
 }
 
 function compile(rule: RateLimitRuleOptions): CompiledRule {
@@ -77,6 +94,8 @@ function compile(rule: RateLimitRuleOptions): CompiledRule {
     routes: rule.match?.routes ? new Set(rule.match.routes) : undefined,
     methods: rule.match?.methods ? new Set(rule.match.methods.map((m) => m.toUpperCase())) : undefined,
     keyOf: keyFunction(rule.key),
+    context: { rule: rule.name, ...(rule.failure ? { policy: rule.failure } : {}) },
+    policyMember: policyItem(rule.name, rule.limit),
   }
 }
 
@@ -122,7 +141,10 @@ function setHeaders(
   options: RateLimitPluginOptions,
 ): void {
   if (options.draft ?? true) {
-    reply.header('RateLimit-Policy', applied.map((a) => policyItem(a.rule.name, a.rule.limit)).join(', '))
+    reply.header(
+      'RateLimit-Policy',
+      applied.length === 1 ? answer.policyMember : applied.map((a) => a.policyMember).join(', '),
+    )
     const known = applied.filter((a) => !a.decision.degraded)
     if (known.length > 0) {
       reply.header('RateLimit', known.map((a) => serviceLimitItem(a.rule.name, a.decision)).join(', '))
@@ -162,7 +184,7 @@ async function decideAll(
   rules: CompiledRule[],
   request: FastifyRequest,
 ): Promise<Applied[]> {
-  const matched: Array<{ rule: RateLimitRuleOptions; key: string; cost: number }> = []
+  const matched: Array<{ compiled: CompiledRule; key: string; cost: number }> = []
   for (const compiled of rules) {
     const key = keyFor(compiled, request)
     if (key === undefined) continue
@@ -170,14 +192,15 @@ async function decideAll(
     // Every cost is checked before any rule spends quota: a request refused with a 400 (naming
     // `cost`) must not have used up another rule's allowance.
     validateCost(cost)
-    matched.push({ rule: compiled.rule, key, cost })
+    matched.push({ compiled, key, cost })
   }
-  return Promise.all(
-    matched.map(async ({ rule, key, cost }) => {
-      const context = { rule: rule.name, ...(rule.failure ? { policy: rule.failure } : {}) }
-      return { rule, decision: await guarded.decide(key, rule.limit, cost, context) }
-    }),
-  )
+  const decideOne = async ({ compiled, key, cost }: (typeof matched)[number]): Promise<Applied> => {
+    const { rule, context, policyMember } = compiled
+    return { rule, policyMember, decision: await guarded.decide(key, rule.limit, cost, context) }
+  }
+  // One rule is the common case: no Promise.all and no array of promises for it.
+  if (matched.length === 1) return [await decideOne(matched[0] as (typeof matched)[number])]
+  return Promise.all(matched.map(decideOne))
 }
 
 async function rateLimit(app: FastifyInstance, options: RateLimitPluginOptions): Promise<void> {
@@ -192,11 +215,13 @@ async function rateLimit(app: FastifyInstance, options: RateLimitPluginOptions):
           ...(options.registry ? { registry: options.registry } : {}),
         })
   const rules = options.rules.map(compile)
+  app.decorateRequest('rateLimit', null)
 
   app.addHook('onRequest', async (request, reply) => {
     const applied = await decideAll(guarded, rules, request)
     if (applied.length === 0) return
     const answer = mostRestrictive(applied)
+    request.rateLimit = { rule: answer.rule.name, decision: answer.decision }
     setHeaders(reply, applied, answer, options)
     if (answer.decision.allowed) return
     const retryAfterS = ceilSeconds(answer.decision.retryAfterMs, 1)
