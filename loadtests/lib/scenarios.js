@@ -197,6 +197,33 @@ export function spike(options = {}) {
  * Picks the scenario set by name from __ENV.SCENARIO (default `defaultName`), so one script
  * carries several shapes: `k6 run -e SCENARIO=spike script.js`.
  */
+/**
+ * The closed model, for a maximum-throughput measurement only (everything else prefers arrival
+ * rates, rightly): `vus` users in a loop for `duration`, each sending its next request when the
+ * previous answered.
+ */
+export function constantVus(options) {
+  assertBounded('constantVus', durationSeconds(options.duration))
+  return {
+    executor: 'constant-vus',
+    vus: options.vus,
+    duration: options.duration,
+    gracefulStop: '5s',
+    ...(options.startTime ? { startTime: options.startTime } : {}),
+  }
+}
+
+/**
+ * A benchmark's closed-model run: `warmup` (not counted), then `measure`, each `vus` users, as the
+ * two scenarios the benchmarks read (`{scenario:measure}`).
+ */
+export function closedModelRun({ vus, warmup, duration }) {
+  return {
+    warmup: constantVus({ vus, duration: warmup }),
+    measure: constantVus({ vus, duration, startTime: warmup }),
+  }
+}
+
 export function selectScenario(builders, defaultName) {
   const name = envString('SCENARIO', defaultName)
   const build = builders[name]

@@ -21,7 +21,7 @@
 import exec from 'k6/execution'
 import http from 'k6/http'
 import { assertBounded, durationSeconds, envNumber, envString } from '../lib/env.js'
-import { selectScenario } from '../lib/scenarios.js'
+import { closedModelRun, selectScenario } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 
 const baseUrls = envString('BASE_URLS', 'http://127.0.0.1:3100')
@@ -43,23 +43,8 @@ const duration = envString('DURATION', '10s')
 const warmup = envString('WARMUP', '2s')
 http.setResponseCallback(http.expectedStatuses(200, 429))
 
-function constantVus(options) {
-  assertBounded('constantVus', durationSeconds(options.duration))
-  return {
-    executor: 'constant-vus',
-    vus: options.vus,
-    duration: options.duration,
-    gracefulStop: '5s',
-    ...(options.startTime ? { startTime: options.startTime } : {}),
-  }
-}
-
 function max() {
-  const vus = envNumber('VUS', 32)
-  return {
-    warmup: constantVus({ vus, duration: warmup }),
-    measure: constantVus({ vus, duration, startTime: warmup }),
-  }
+  return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
 }
 
 /** Built here, not with the library's builder, whose DURATION knob would also stretch the warm-up. */

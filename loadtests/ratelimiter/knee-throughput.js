@@ -16,8 +16,8 @@
 // full decision, not always the same key.
 
 import exec from 'k6/execution'
-import { assertBounded, durationSeconds, envNumber, envString } from '../lib/env.js'
-import { baseUrl, constantArrivalRate, selectScenario } from '../lib/scenarios.js'
+import { envNumber, envString } from '../lib/env.js'
+import { baseUrl, closedModelRun, constantArrivalRate, selectScenario } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
 import { kneeKeys, kneeRequest } from './knee-request.js'
@@ -29,24 +29,8 @@ const keys = request.needsKeys ? kneeKeys() : []
 const duration = envString('DURATION', '15s')
 const warmup = envString('WARMUP', '3s')
 
-/** The closed model the shared library does not build: `vus` users in a loop for `duration`. */
-function constantVus(options) {
-  assertBounded('constantVus', durationSeconds(options.duration))
-  return {
-    executor: 'constant-vus',
-    vus: options.vus,
-    duration: options.duration,
-    gracefulStop: '5s',
-    ...(options.startTime ? { startTime: options.startTime } : {}),
-  }
-}
-
 function max() {
-  const vus = envNumber('VUS', 32)
-  return {
-    warmup: constantVus({ vus, duration: warmup }),
-    measure: constantVus({ vus, duration, startTime: warmup }),
-  }
+  return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
 }
 
 function rate() {

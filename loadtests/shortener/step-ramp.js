@@ -23,8 +23,9 @@
 // (EXPECT_STATUS, see common.js).
 
 import exec from 'k6/execution'
-import { durationSeconds, envNumber, envString } from '../lib/env.js'
+import { envNumber, envString } from '../lib/env.js'
 import { baseUrl, stepRamp } from '../lib/scenarios.js'
+import { perStepThresholds, stepCount, stepTagger } from '../lib/steps.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { httpThresholds, mergeThresholds } from '../lib/thresholds.js'
 import { zipf } from '../lib/zipf.js'
@@ -44,40 +45,7 @@ const knee = stepRamp({
   maxVUs: 500,
 })
 
-// Stage i ends at stageEnds[i] seconds after the scenario start; stages alternate ramp, plateau.
-const stageEnds = []
-let elapsedSeconds = 0
-for (const stage of knee.stages) {
-  elapsedSeconds += durationSeconds(stage.duration)
-  stageEnds.push(elapsedSeconds)
-}
-const steps = knee.stages.length / 2
-
-/** `01` … on a plateau, `ramp-01` … on the ramp into it (by time since the scenario started). */
-export function stepTag(secondsSinceStart) {
-  let i = 0
-  while (i < stageEnds.length - 1 && secondsSinceStart >= stageEnds[i]) i++
-  const step = String(Math.floor(i / 2) + 1).padStart(2, '0')
-  return i % 2 === 0 ? `ramp-${step}` : step
-}
-
-function perStepThresholds() {
-  // Observe-only (a knee run is meant to go past the knee): they make k6 report every step.
-  // With ABORT_P99_MS, a plateau whose p99 passes it ends the run: far past the knee, more steps
-  // only pile up VUs and teach nothing.
-  const abortP99Ms = envNumber('ABORT_P99_MS', undefined)
-  const thresholds = {}
-  for (let i = 1; i <= steps; i++) {
-    const step = String(i).padStart(2, '0')
-    thresholds[`http_req_duration{step:${step}}`] =
-      abortP99Ms === undefined
-        ? ['p(99)>=0']
-        : ['p(99)>=0', { threshold: `p(99)<${abortP99Ms}`, abortOnFail: true, delayAbortEval: '2s' }]
-    thresholds[`http_req_failed{step:${step}}`] = ['rate>=0']
-    thresholds[`http_reqs{step:${step}}`] = ['count>=0']
-  }
-  return thresholds
-}
+const stepTag = stepTagger(knee)
 
 export const options = {
   scenarios: { knee },
@@ -88,7 +56,7 @@ export const options = {
       p99Ms: envNumber('OVERALL_P99_MS', 1000),
       maxErrorRate: envNumber('MAX_ERROR_RATE', 0.05),
     }),
-    perStepThresholds(),
+    perStepThresholds(stepCount(knee)),
   ),
   maxRedirects: 0,
   discardResponseBodies: true,

@@ -17,8 +17,8 @@
 // not always the same key.
 
 import exec from 'k6/execution'
-import { assertBounded, durationSeconds, envNumber, envString } from '../lib/env.js'
-import { baseUrl, constantArrivalRate, selectScenario } from '../lib/scenarios.js'
+import { envNumber, envString } from '../lib/env.js'
+import { baseUrl, closedModelRun, constantArrivalRate, selectScenario } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
 import { codesFromFile, createCodes, target, warmCodes } from './common.js'
@@ -30,27 +30,8 @@ const fileCodes = codesFromFile()
 const duration = envString('DURATION', '15s')
 const warmup = envString('WARMUP', '3s')
 
-/**
- * The closed-model scenario the shared library does not build (it prefers arrival rates, rightly,
- * for everything but a maximum-throughput measurement): `vus` users in a loop for `duration`.
- */
-function constantVus(options) {
-  assertBounded('constantVus', durationSeconds(options.duration))
-  return {
-    executor: 'constant-vus',
-    vus: options.vus,
-    duration: options.duration,
-    gracefulStop: '5s',
-    ...(options.startTime ? { startTime: options.startTime } : {}),
-  }
-}
-
 function max() {
-  const vus = envNumber('VUS', 32)
-  return {
-    warmup: constantVus({ vus, duration: warmup }),
-    measure: constantVus({ vus, duration, startTime: warmup }),
-  }
+  return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
 }
 
 function rate() {
