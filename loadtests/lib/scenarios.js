@@ -224,6 +224,30 @@ export function closedModelRun({ vus, warmup, duration }) {
   }
 }
 
+/**
+ * A benchmark's open-model run: `warmup` (not counted, ends without grace), then `measure`, each at
+ * `rate` per second. Built here, not with constantArrivalRate, whose DURATION knob would also
+ * stretch the warm-up.
+ */
+export function openModelRun({ rate, vus, maxVus, warmup, duration }) {
+  const arrival = (extra) => {
+    assertBounded('constantArrivalRate', durationSeconds(extra.duration))
+    return {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      preAllocatedVUs: vus,
+      maxVUs: maxVus,
+      gracefulStop: '5s',
+      ...extra,
+    }
+  }
+  return {
+    warmup: arrival({ duration: warmup, gracefulStop: '0s' }),
+    measure: arrival({ duration, startTime: warmup }),
+  }
+}
+
 export function selectScenario(builders, defaultName) {
   const name = envString('SCENARIO', defaultName)
   const build = builders[name]

@@ -21,7 +21,7 @@
 import exec from 'k6/execution'
 import http from 'k6/http'
 import { assertBounded, durationSeconds, envNumber, envString } from '../lib/env.js'
-import { closedModelRun, selectScenario } from '../lib/scenarios.js'
+import { closedModelRun, openModelRun, selectScenario } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 
 const baseUrls = envString('BASE_URLS', 'http://127.0.0.1:3100')
@@ -47,26 +47,13 @@ function max() {
   return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
 }
 
-/** Built here, not with the library's builder, whose DURATION knob would also stretch the warm-up. */
-function arrivalRate(options) {
-  assertBounded('constantArrivalRate', durationSeconds(options.duration))
-  return {
-    executor: 'constant-arrival-rate',
-    rate: envNumber('RATE', 1000),
-    timeUnit: '1s',
-    duration: options.duration,
-    preAllocatedVUs: envNumber('VUS', 32),
-    maxVUs: envNumber('MAX_VUS', 256),
-    gracefulStop: options.gracefulStop ?? '5s',
-    ...(options.startTime ? { startTime: options.startTime } : {}),
-  }
-}
-
 function rate() {
-  return {
-    warmup: arrivalRate({ duration: warmup, gracefulStop: '0s' }),
-    measure: arrivalRate({ duration, startTime: warmup }),
+  const shape = {
+    rate: envNumber('RATE', 1000),
+    vus: envNumber('VUS', 32),
+    maxVus: envNumber('MAX_VUS', 256),
   }
+  return openModelRun({ ...shape, warmup, duration })
 }
 
 const burstSize = envNumber('BURST_SIZE', 150)

@@ -18,7 +18,7 @@
 
 import exec from 'k6/execution'
 import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, closedModelRun, constantArrivalRate, selectScenario } from '../lib/scenarios.js'
+import { baseUrl, closedModelRun, openModelRun, selectScenario } from '../lib/scenarios.js'
 import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
 import { httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
 import { codesFromFile, createCodes, target, warmCodes } from './common.js'
@@ -35,12 +35,12 @@ function max() {
 }
 
 function rate() {
-  const perSecond = envNumber('RATE', 1000)
-  const shape = { rate: perSecond, preAllocatedVUs: envNumber('VUS', 64), maxVUs: envNumber('MAX_VUS', 512) }
-  return {
-    warmup: constantArrivalRate({ ...shape, duration: warmup, gracefulStop: '0s' }),
-    measure: constantArrivalRate({ ...shape, duration, startTime: warmup }),
+  const shape = {
+    rate: envNumber('RATE', 1000),
+    vus: envNumber('VUS', 64),
+    maxVus: envNumber('MAX_VUS', 512),
   }
+  return openModelRun({ ...shape, warmup, duration })
 }
 
 export const options = {
