@@ -78,6 +78,7 @@ export interface Service {
   environment?: Record<string, unknown> | string[]
   command?: string | string[]
   volumes?: Array<string | LongVolume>
+  labels?: Record<string, unknown> | string[]
 }
 
 export interface LongVolume {
@@ -176,6 +177,18 @@ export function buildArg(build: BuildSpec, name: string): string | undefined {
     return entry?.slice(name.length + 1)
   }
   return build.args?.[name]
+}
+
+/**
+ * A system process that takes no user traffic (a Kafka consumer, an outbox relay, a queue
+ * processor) says so with the label `faultline.role: worker`, the compose twin of `role: 'worker'`
+ * in its system.ts: it hands out no URLs (no PUBLIC_BASE_URL) and k6 never targets it.
+ */
+export function isWorkerService(service: Service): boolean {
+  const labels = service.labels
+  if (labels === undefined) return false
+  if (Array.isArray(labels)) return labels.includes('faultline.role=worker')
+  return labels['faultline.role'] === 'worker'
 }
 
 export function environmentOf(service: Service): Record<string, string> {

@@ -11,6 +11,7 @@ import {
   flagValue,
   isOneShot,
   isWithin,
+  isWorkerService,
   mountsOf,
   type Service,
   type Services,
@@ -160,7 +161,7 @@ function checkK6(services: Services, problems: string[]): void {
   // services (not its workers, which take no load) must be, or k6 cannot reach them.
   const allowed = (environmentOf(k6).LOAD_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim())
   for (const [name, service] of Object.entries(services)) {
-    if (service.build !== undefined && !name.endsWith('-worker') && !allowed.includes(name)) {
+    if (service.build !== undefined && !isWorkerService(service) && !allowed.includes(name)) {
       problems.push(`k6: LOAD_ALLOWED_HOSTS must list ${name}, or load tests cannot reach it`)
     }
   }

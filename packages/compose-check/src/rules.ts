@@ -22,6 +22,7 @@ import {
   internalPorts,
   isOneShot,
   isRecord,
+  isWorkerService,
   mountsOf,
   type PortMapping,
   parsePort,
@@ -165,7 +166,7 @@ function checkSystemPorts(
     problem(`must publish 127.0.0.1:${hostPort}:${env.PORT} (topology.ts systemPorts.${system}.${role})`)
   }
   const want = `http://127.0.0.1:${hostPort}`
-  if (role !== 'worker' && env.PUBLIC_BASE_URL !== want) {
+  if (!isWorkerService(service) && env.PUBLIC_BASE_URL !== want) {
     problem(
       `environment PUBLIC_BASE_URL must be ${want} (where it is published), has ${env.PUBLIC_BASE_URL ?? 'none'}`,
     )

@@ -1,0 +1,55 @@
+/**
+ * Every Redis key of the feed, built here and nowhere else (the service, the fixture and the
+ * experiments share this builder). All on the cache Redis (`REDIS_URL`), under one prefix
+ * (`REDIS_KEY_PREFIX`, default `feed`).
+ */
+export class Keys {
+  readonly prefix: string
+
+  constructor(prefix = 'feed') {
+    this.prefix = prefix
+  }
+
+  /**
+   * A user's home timeline: a sorted set, member = post id, score = the same id (ids are
+   * time-ordered, see ids.ts), plus the sentinel member `TIMELINE_SENTINEL` at score 0 so an
+   * empty but built timeline exists. No key = not built (inactive user, or flushed): fan-out
+   * skips it and the next read rebuilds it from Postgres.
+   */
+  timeline(userId: string): string {
+    return `${this.prefix}:tl:${userId}`
+  }
+
+  /** An author's recent post ids (sorted set like a timeline, no sentinel): read-time merge, follow merge. */
+  authorPosts(authorId: string): string {
+    return `${this.prefix}:ap:${authorId}`
+  }
+
+  /** A post, as JSON (`CachedPost`), or the tombstone `{"deleted":true}` after a delete. */
+  post(postId: string): string {
+    return `${this.prefix}:post:${postId}`
+  }
+
+  /** The LSN of a user's last commit (read-your-writes), kept RYW_WINDOW_S. */
+  sessionLsn(userId: string): string {
+    return `${this.prefix}:lsn:${userId}`
+  }
+
+  /** The ids of the celebrities a user follows (JSON array), kept CELEBRITY_CACHE_TTL_S. */
+  followedCelebrities(userId: string): string {
+    return `${this.prefix}:celebs:${userId}`
+  }
+
+  /** The cross-instance lease of one timeline's rebuild (rebuildSingleFlight). */
+  rebuildLease(userId: string): string {
+    return `${this.prefix}:rebuild:${userId}`
+  }
+
+  /** Glob of every key of this prefix (fixture reset). */
+  all(): string {
+    return `${this.prefix}:*`
+  }
+}
+
+/** The member that makes a built, empty timeline exist; never returned as a post. */
+export const TIMELINE_SENTINEL = '0'

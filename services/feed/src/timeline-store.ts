@@ -1,0 +1,175 @@
+/**
+ * The capped id sets in Redis — home timelines and authors' recent posts — behind one small API
+ * that the API (follow merge, reads, rebuilds), the fan-out worker and the fixture share. Each
+ * write is one Lua script (lua/capped-add-1.lua), so "add if the timeline exists, then trim to the
+ * cap" is atomic and idempotent; fan-out calls it for many followers in one pipeline.
+ */
+import { readFileSync } from 'node:fs'
+import type { ChainableCommander, Redis } from 'ioredis'
+import type { Keys } from './keys.ts'
+
+const addScript = readFileSync(new URL('./lua/capped-add-1.lua', import.meta.url), 'utf8')
+const pageScript = readFileSync(new URL('./lua/timeline-page-1.lua', import.meta.url), 'utf8')
+
+type ScriptArg = string | number
+interface WithScripts {
+  feedCappedAdd(key: string, ...args: ScriptArg[]): Promise<number>
+  feedTimelinePage(key: string, ...args: ScriptArg[]): Promise<string[] | null>
+}
+interface PipelineWithScripts {
+  feedCappedAdd(key: string, ...args: ScriptArg[]): ChainableCommander
+}
+
+/** Registers the scripts on a client (EVALSHA, reloaded on NOSCRIPT by ioredis). Idempotent. */
+export function defineTimelineScripts(redis: Redis): Redis & WithScripts {
+  const r = redis as Redis & WithScripts
+  if (typeof r.feedCappedAdd !== 'function') {
+    redis.defineCommand('feedCappedAdd', { numberOfKeys: 1, lua: addScript })
+    redis.defineCommand('feedTimelinePage', { numberOfKeys: 1, lua: pageScript })
+  }
+  return r
+}
+
+export interface TimelineStoreOptions {
+  keys: Keys
+  /** Posts kept per home timeline (TIMELINE_CAP). */
+  timelineCap: number
+  /** Posts kept per author's recent set (AUTHOR_RECENT_CAP). */
+  authorRecentCap: number
+  /** A timeline's TTL, renewed by each read (ACTIVE_WINDOW_S in ms). */
+  activeWindowMs: number
+}
+
+export interface FanoutResult {
+  /** Timelines the id was newly added to. */
+  added: number
+  /** Timelines that already had it (a redelivery). */
+  already: number
+  /** Followers without a timeline (inactive): not pushed to. */
+  inactive: number
+}
+
+export class TimelineStore {
+  readonly keys: Keys
+  readonly #redis: Redis & WithScripts
+  readonly #o: TimelineStoreOptions
+
+  constructor(redis: Redis, options: TimelineStoreOptions) {
+    this.#redis = defineTimelineScripts(redis)
+    this.#o = options
+    this.keys = options.keys
+  }
+
+  /**
+   * Fan-out: add one post id to the timelines of these users that exist, `pipelineSize` scripts
+   * per round trip. Users without a timeline are skipped (inactive; rebuilt when they return).
+   */
+  async pushToActive(
+    userIds: readonly string[],
+    postId: string,
+    pipelineSize: number,
+  ): Promise<FanoutResult> {
+    const result: FanoutResult = { added: 0, already: 0, inactive: 0 }
+    for (let i = 0; i < userIds.length; i += pipelineSize) {
+      const pipe = this.#redis.pipeline() as ChainableCommander & PipelineWithScripts
+      for (const userId of userIds.slice(i, i + pipelineSize)) {
+        pipe.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 1, postId)
+      }
+      for (const [err, value] of (await pipe.exec()) ?? []) {
+        if (err) throw err
+        if (value === -1) result.inactive++
+        else if (value === 1) result.added++
+        else result.already++
+      }
+    }
+    return result
+  }
+
+  /** Adds ids to a user's timeline if it exists (the follow merge). Returns -1 when it does not. */
+  addToTimeline(userId: string, postIds: readonly string[]): Promise<number> {
+    if (postIds.length === 0) return Promise.resolve(0)
+    return this.#redis.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 1, ...postIds)
+  }
+
+  /**
+   * Creates (or completes) a user's timeline with these ids and the active-window TTL: the rebuild.
+   * Create the empty timeline first (`postIds` empty) and then add what Postgres returned, so a
+   * fan-out racing the rebuild lands in the timeline instead of being skipped.
+   */
+  buildTimeline(userId: string, postIds: readonly string[]): Promise<number> {
+    return this.#redis.feedCappedAdd(
+      this.keys.timeline(userId),
+      this.#o.timelineCap,
+      1,
+      this.#o.activeWindowMs,
+      1,
+      ...postIds,
+    )
+  }
+
+  /** Adds ids to an author's recent-posts set, creating it (no TTL: authors' sets are small). */
+  addToAuthor(authorId: string, postIds: readonly string[]): Promise<number> {
+    if (postIds.length === 0) return Promise.resolve(0)
+    return this.#redis.feedCappedAdd(
+      this.keys.authorPosts(authorId),
+      this.#o.authorRecentCap,
+      1,
+      0,
+      0,
+      ...postIds,
+    )
+  }
+
+  /** Removes post ids from these users' timelines (delete fan-out, unfollow), pipelined. */
+  async removeFromTimelines(
+    userIds: readonly string[],
+    postIds: readonly string[],
+    pipelineSize: number,
+  ): Promise<void> {
+    if (postIds.length === 0) return
+    for (let i = 0; i < userIds.length; i += pipelineSize) {
+      const pipe = this.#redis.pipeline()
+      for (const userId of userIds.slice(i, i + pipelineSize))
+        pipe.zrem(this.keys.timeline(userId), ...postIds)
+      for (const [err] of (await pipe.exec()) ?? []) if (err) throw err
+    }
+  }
+
+  /** Removes post ids from an author's recent set (a delete). */
+  async removeFromAuthor(authorId: string, postIds: readonly string[]): Promise<void> {
+    if (postIds.length > 0) await this.#redis.zrem(this.keys.authorPosts(authorId), ...postIds)
+  }
+
+  /**
+   * One page of a user's timeline, ids newest first, strictly older than `beforeId` when given; the
+   * timeline's TTL is renewed. `null` = the timeline does not exist (rebuild it).
+   */
+  timelinePage(userId: string, limit: number, beforeId?: string): Promise<string[] | null> {
+    return this.#redis.feedTimelinePage(
+      this.keys.timeline(userId),
+      beforeId === undefined ? '+inf' : `(${beforeId}`,
+      limit,
+      this.#o.activeWindowMs,
+    )
+  }
+
+  /** Ids of an author's recent set, newest first, older than `beforeId`; `null` when the set is missing. */
+  async authorPage(authorId: string, limit: number, beforeId?: string): Promise<string[] | null> {
+    const key = this.keys.authorPosts(authorId)
+    const [[, exists], [, ids]] = ((await this.#redis
+      .pipeline()
+      .exists(key)
+      .zrange(
+        key,
+        beforeId === undefined ? '+inf' : `(${beforeId}`,
+        '-inf',
+        'BYSCORE',
+        'REV',
+        'LIMIT',
+        0,
+        limit,
+      )
+      .exec()) ?? []) as [[unknown, number], [unknown, string[]]]
+    return exists === 1 ? ids : null
+  }
+}
