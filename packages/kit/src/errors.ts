@@ -47,6 +47,12 @@ export const KitRouteNotFoundError = defineError<[string, string]>(
 )
 /** The process began shutting down and takes no new requests; retry on another instance. */
 export const KitShuttingDownError = defineError('KIT_ERR_SHUTTING_DOWN', 'the server is shutting down', 503)
+/** A dependency (database, cache, broker) is unreachable or overloaded: 503 + Retry-After, not a 500. */
+export const KitDependencyUnavailableError = defineError(
+  'KIT_ERR_DEPENDENCY_UNAVAILABLE',
+  'a dependency is unavailable; retry shortly',
+  503,
+)
 /** Stands in for the code of any 5xx error whose code is not a prefixed one. */
 export const KitInternalError = defineError('KIT_ERR_INTERNAL', 'Internal Server Error', 500)
 /** A readiness check did not settle within its timeout. */

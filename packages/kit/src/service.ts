@@ -14,7 +14,14 @@ import Fastify, {
   LogController,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import { isPrefixedCode, KitRouteNotFoundError, KitShuttingDownError, KitValidationError } from './errors.ts'
+import { isDependencyUnavailable } from './dependency-errors.ts'
+import {
+  isPrefixedCode,
+  KitDependencyUnavailableError,
+  KitRouteNotFoundError,
+  KitShuttingDownError,
+  KitValidationError,
+} from './errors.ts'
 import { createLogger, type Logger, type LogLevel } from './logging.ts'
 import { installMetrics, type Metrics } from './metrics.ts'
 import { createReadiness, type Readiness } from './readiness.ts'
@@ -178,8 +185,16 @@ function handleError(error: KitHandledError, request: FastifyRequest, reply: Fas
     return reply.code(400).send(errorBody(400, 'KIT_ERR_VALIDATION', message, field))
   }
 
-  const statusCode = statusOf(error, reply)
+  let statusCode = statusOf(error, reply)
   if (error.headers) reply.headers(error.headers)
+  if (statusCode === 500 && isDependencyUnavailable(error)) {
+    // A dependency is down or overloaded, not a bug: 503 tells clients and balancers to retry.
+    request.log.warn({ err: error }, 'request failed: a dependency is unavailable')
+    reply.header('retry-after', '1')
+    statusCode = 503
+    const unavailable = new KitDependencyUnavailableError()
+    return reply.code(statusCode).send(errorBody(statusCode, unavailable.code, unavailable.message))
+  }
   if (statusCode >= 500) {
     // The message of a 5xx can name hosts, queries or stack details: it goes to the log only.
     request.log.error({ err: error, code: error.code }, 'request failed')

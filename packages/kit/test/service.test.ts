@@ -40,6 +40,33 @@ test('a 5xx hides its message from the client and logs it', async (t) => {
   assert.match((logged.err as { message: string }).message, /ECONNREFUSED/)
 })
 
+test('a dependency that is down is a 503 with Retry-After, not a 500, and hides the message', async (t) => {
+  const { app, lines } = build(t)
+  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:5432'), { code: 'ECONNREFUSED' })
+  const poolTimeout = new Error('timeout exceeded when trying to connect')
+  const statementTimeout = Object.assign(new Error('canceling statement due to statement timeout'), {
+    code: '57014',
+  })
+  const redisDown = new Error("Stream isn't writeable and enableOfflineQueue options is false")
+  const bug = Object.assign(new Error('relation "x" does not exist'), { code: '42P01' })
+  const errors = { refused, poolTimeout, statementTimeout, redisDown, bug }
+  app.get('/fail/:kind', async (request) => {
+    throw errors[(request.params as { kind: keyof typeof errors }).kind]
+  })
+  for (const kind of ['refused', 'poolTimeout', 'statementTimeout', 'redisDown'] as const) {
+    const res = await app.inject(`/fail/${kind}`)
+    assert.equal(res.statusCode, 503, kind)
+    assert.equal(res.headers['retry-after'], '1', kind)
+    assert.equal(res.json<ErrorBody>().code, 'KIT_ERR_DEPENDENCY_UNAVAILABLE', kind)
+    assert.doesNotMatch(res.body, /10\.0\.0\.7|statement/, kind)
+  }
+  // A query bug stays a 500: only outages are worth a retry.
+  const res = await app.inject('/fail/bug')
+  assert.equal(res.statusCode, 500)
+  assert.equal(res.json<ErrorBody>().code, 'KIT_ERR_INTERNAL')
+  assert.ok(lines().some((line) => line.msg === 'request failed: a dependency is unavailable'))
+})
+
 test('a 5xx with a prefixed code keeps the code and hides the message', async (t) => {
   const { app } = build(t)
   const StorageUnavailable = defineError('SHORTENER_ERR_STORAGE_UNAVAILABLE', 'pool exhausted on db-1', 503)

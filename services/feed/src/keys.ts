@@ -20,7 +20,11 @@ export class Keys {
     return `${this.prefix}:tl:${userId}`
   }
 
-  /** An author's recent post ids (sorted set like a timeline, no sentinel): read-time merge, follow merge. */
+  /**
+   * An author's recent post ids (a sorted set like a timeline): read-time merge of celebrities.
+   * The sentinel marks it complete (filled from Postgres); without it, the set only holds posts
+   * added since it was lost, and readers fill it again.
+   */
   authorPosts(authorId: string): string {
     return `${this.prefix}:ap:${authorId}`
   }

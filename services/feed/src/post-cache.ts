@@ -25,6 +25,18 @@ export class PostCache {
     for (const [err] of (await pipe.exec()) ?? []) if (err) throw err
   }
 
+  /**
+   * Read-path write-back (SET NX): a post read from Postgres after a cache miss never replaces
+   * what is there — a tombstone written by a delete between the miss and the write-back wins.
+   */
+  async fillMany(posts: readonly Post[]): Promise<void> {
+    if (posts.length === 0) return
+    const pipe = this.#redis.pipeline()
+    for (const post of posts)
+      pipe.set(this.#keys.post(post.id), JSON.stringify(post), 'PX', this.#ttlMs, 'NX')
+    for (const [err] of (await pipe.exec()) ?? []) if (err) throw err
+  }
+
   /** A deleted post: hydration drops it even where a timeline still holds its id. */
   async putTombstone(postId: string): Promise<void> {
     await this.#redis.set(this.#keys.post(postId), '{"deleted":true}', 'PX', this.#ttlMs)

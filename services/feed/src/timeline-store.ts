@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander, Redis } from 'ioredis'
-import type { Keys } from './keys.ts'
+import { type Keys, TIMELINE_SENTINEL } from './keys.ts'
 
 const addScript = readFileSync(new URL('./lua/capped-add-1.lua', import.meta.url), 'utf8')
 const pageScript = readFileSync(new URL('./lua/timeline-page-1.lua', import.meta.url), 'utf8')
@@ -73,7 +73,7 @@ export class TimelineStore {
     for (let i = 0; i < userIds.length; i += pipelineSize) {
       const pipe = this.#redis.pipeline() as ChainableCommander & PipelineWithScripts
       for (const userId of userIds.slice(i, i + pipelineSize)) {
-        pipe.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 1, postId)
+        pipe.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 0, postId)
       }
       for (const [err, value] of (await pipe.exec()) ?? []) {
         if (err) throw err
@@ -88,7 +88,7 @@ export class TimelineStore {
   /** Adds ids to a user's timeline if it exists (the follow merge). Returns -1 when it does not. */
   addToTimeline(userId: string, postIds: readonly string[]): Promise<number> {
     if (postIds.length === 0) return Promise.resolve(0)
-    return this.#redis.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 1, ...postIds)
+    return this.#redis.feedCappedAdd(this.keys.timeline(userId), this.#o.timelineCap, 0, 0, 0, ...postIds)
   }
 
   /**
@@ -107,7 +107,12 @@ export class TimelineStore {
     )
   }
 
-  /** Adds ids to an author's recent-posts set, creating it (no TTL: authors' sets are small). */
+  /**
+   * Adds ids to an author's recent-posts set (a new post), creating the set when missing — but
+   * a set created here is *incomplete* (it lacks the author's older posts, e.g. after a flush or
+   * an eviction): it has no sentinel, and `authorPage` answers null for it until `buildAuthor`
+   * completed it from Postgres. No TTL: the cache Redis evicts by LRU.
+   */
   addToAuthor(authorId: string, postIds: readonly string[]): Promise<number> {
     if (postIds.length === 0) return Promise.resolve(0)
     return this.#redis.feedCappedAdd(
@@ -118,6 +123,23 @@ export class TimelineStore {
       0,
       ...postIds,
     )
+  }
+
+  /** Completes an author's recent set with their newest ids from Postgres and marks it complete. */
+  buildAuthor(authorId: string, postIds: readonly string[]): Promise<number> {
+    return this.#redis.feedCappedAdd(
+      this.keys.authorPosts(authorId),
+      this.#o.authorRecentCap,
+      1,
+      0,
+      1,
+      ...postIds,
+    )
+  }
+
+  /** Drops a user's timeline (a rebuild that failed after creating it: the next read retries). */
+  async deleteTimeline(userId: string): Promise<void> {
+    await this.#redis.unlink(this.keys.timeline(userId))
   }
 
   /** Removes post ids from these users' timelines (delete fan-out, unfollow), pipelined. */
@@ -153,23 +175,26 @@ export class TimelineStore {
     )
   }
 
-  /** Ids of an author's recent set, newest first, older than `beforeId`; `null` when the set is missing. */
+  /**
+   * Ids of an author's recent set, newest first, older than `beforeId`; `null` when the set is
+   * missing or incomplete (no sentinel: fill it with `buildAuthor`).
+   */
   async authorPage(authorId: string, limit: number, beforeId?: string): Promise<string[] | null> {
     const key = this.keys.authorPosts(authorId)
-    const [[, exists], [, ids]] = ((await this.#redis
+    const [[, complete], [, ids]] = ((await this.#redis
       .pipeline()
-      .exists(key)
+      .zscore(key, TIMELINE_SENTINEL)
       .zrange(
         key,
         beforeId === undefined ? '+inf' : `(${beforeId}`,
-        '-inf',
+        '(0',
         'BYSCORE',
         'REV',
         'LIMIT',
         0,
         limit,
       )
-      .exec()) ?? []) as [[unknown, number], [unknown, string[]]]
-    return exists === 1 ? ids : null
+      .exec()) ?? []) as [[unknown, string | null], [unknown, string[]]]
+    return complete === null ? null : ids
   }
 }

@@ -10,6 +10,7 @@ import {
   createPgPool,
   createRedis,
   disconnectProducers,
+  ensureTopic,
   getProducer,
 } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
@@ -19,7 +20,6 @@ import { buildApp } from './app.ts'
 import { encodeClickBatch, toClickBatch } from './clicks/batch.ts'
 import { createShortener } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
-import { ensureTopic } from './kafka-topic.ts'
 import { migrationOptions, runMigrations } from './migrate.ts'
 
 async function main(config: Config): Promise<void> {

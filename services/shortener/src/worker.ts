@@ -7,7 +7,7 @@
  * WORKER_METRICS_PORT, else 3001), and on SIGTERM: probes fail, the listener closes, the consumer
  * commits and leaves the group, then Postgres closes — under SHUTDOWN_DEADLINE_MS.
  */
-import { createKafka, createPgPool, kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
+import { createKafka, createPgPool, ensureTopic, kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
@@ -15,7 +15,6 @@ import { runWorker } from '@faultline/kit/worker'
 import { retry } from '@faultline/resilience'
 import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
-import { ensureTopic } from './kafka-topic.ts'
 import { createWorkerMetrics } from './metrics.ts'
 import { migrationOptions, runMigrations } from './migrate.ts'
 import { createMitigationState } from './mitigations.ts'

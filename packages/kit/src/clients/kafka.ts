@@ -200,3 +200,22 @@ export const kafkaProducerPlugin = fp(
   },
   { name: '@faultline/kit/kafka', fastify: '5.x' },
 )
+
+/**
+ * Creates the topic if it is missing, with `numPartitions` (the producer's auto-creation would
+ * use the broker's default, usually 1, which caps a consumer group at one member). Resolves once
+ * the new topic's partitions have leaders, so a first send or subscribe right after finds them.
+ */
+export async function ensureTopic(kafka: Kafka, topic: string, numPartitions: number): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const existing = await admin.listTopics()
+    if (!existing.includes(topic)) {
+      // createTopics resolves false (no throw) when the topic appeared meanwhile.
+      await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true })
+    }
+  } finally {
+    await admin.disconnect()
+  }
+}

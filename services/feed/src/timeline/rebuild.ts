@@ -1,0 +1,229 @@
+/**
+ * Rebuilding a cold timeline (never built, expired after ACTIVE_WINDOW_S, or flushed) from
+ * Postgres, with the two pm02 switches read at the moment they matter:
+ * - rebuildSingleFlight: concurrent reads of one cold timeline share one rebuild — in-process
+ *   (SingleFlight) and across instances (a Redis lease: one instance queries, the others poll
+ *   for the timeline it builds).
+ * - rebuildAdmission: rebuilds go through a bulkhead (REBUILD_CONCURRENCY running,
+ *   REBUILD_QUEUE waiting), and a read waits for its rebuild at most REBUILD_WAIT_MS; past
+ *   either, the read answers "rebuilding" (206) instead of adding one more query to a Postgres
+ *   that is already behind. The rebuild it started keeps going and serves the retry.
+ * Both off (naive): every read of a cold timeline queries Postgres itself, with no limit.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Bulkhead, BulkheadFullError, SingleFlight } from '@faultline/resilience'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import type { MitigationState } from '../mitigations.ts'
+import type { ReadRoute } from '../session-lsn.ts'
+import type { TimelineStore } from '../timeline-store.ts'
+import { countedQuery, type ReaderMetrics } from './metrics.ts'
+import type { RebuildLease } from './rebuild-lease.ts'
+
+/** What a read learns from `ensureBuilt`: go on reading the timeline, answer 206, or 404. */
+export type RebuildResult = 'built' | 'rebuilding' | 'missing'
+
+/** Structural subset of a pino logger. */
+export interface RebuildLog {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface TimelineRebuilderOptions {
+  store: TimelineStore
+  /** Only to drop a timeline whose rebuild failed (TimelineStore has no delete). */
+  redis: Redis
+  lease: RebuildLease
+  primary: pg.Pool
+  /** Where this user's reads go (SessionLsn.routeFor): their own last follow must be visible. */
+  routeFor(userId: string): Promise<ReadRoute>
+  mitigations: MitigationState
+  metrics: ReaderMetrics
+  log: RebuildLog
+  timelineCap: number
+  celebrityThreshold: number
+  concurrency: number
+  queue: number
+  waitMs: number
+  /** How often a read waiting for another instance's rebuild looks for the timeline (default 20). */
+  pollMs?: number
+}
+
+/**
+ * The newest TIMELINE_CAP non-deleted posts of the user and of everyone they follow — without
+ * celebrities when hybridFanout is on ($3 = threshold), they are merged at read time. One index
+ * range per author (posts_author_idx), so the cost is followees × cap rows at most, never a sort
+ * of every post of every followee.
+ */
+const rebuildSql = `
+SELECT p.id::text AS id
+FROM (
+  SELECT $1::bigint AS author_id
+  UNION ALL
+  SELECT f.followee_id FROM follows f JOIN users u ON u.id = f.followee_id
+  WHERE f.follower_id = $1 AND ($3::int IS NULL OR u.follower_count < $3)
+) a
+CROSS JOIN LATERAL (
+  SELECT id FROM posts
+  WHERE author_id = a.author_id AND deleted_at IS NULL
+  ORDER BY id DESC LIMIT $2
+) p
+ORDER BY p.id DESC LIMIT $2`
+
+export class TimelineRebuilder {
+  readonly #o: TimelineRebuilderOptions
+  readonly #flights = new SingleFlight<string, RebuildResult>()
+  readonly #bulkhead: Bulkhead
+
+  constructor(options: TimelineRebuilderOptions) {
+    this.#o = options
+    this.#bulkhead = new Bulkhead({
+      name: 'timeline-rebuild',
+      maxConcurrent: options.concurrency,
+      maxQueue: options.queue,
+    })
+    options.mitigations.subscribe((m) => {
+      this.#flights.enabled = m.rebuildSingleFlight
+      this.#bulkhead.enabled = m.rebuildAdmission
+    })
+  }
+
+  get admission() {
+    return this.#bulkhead.stats()
+  }
+
+  /** True while a rebuild of this timeline runs in this process or (lease) in another instance. */
+  async inProgress(userId: string): Promise<boolean> {
+    if (!this.#o.mitigations.current.rebuildSingleFlight) return false
+    return this.#flights.has(userId) || (await this.#o.lease.held(userId).catch(() => false))
+  }
+
+  /**
+   * Makes sure `userId`'s timeline exists, rebuilding it if needed; `missing` when there is no
+   * such user (checked before anything is written, so a junk id leaves no key behind).
+   */
+  async ensureBuilt(userId: string): Promise<RebuildResult> {
+    const m = this.#o.mitigations.current
+    const follower = m.rebuildSingleFlight && this.#flights.has(userId)
+    const flight = this.#flights.do(userId, () => this.#rebuild(userId))
+    let result: RebuildResult
+    if (m.rebuildAdmission) {
+      // The flight goes on after the read gives up: its timeline serves the read's retry.
+      flight.catch(() => {})
+      const timer = sleep(this.#o.waitMs, undefined, { ref: false }).then((): RebuildResult => 'rebuilding')
+      result = await Promise.race([flight, timer])
+    } else {
+      result = await flight
+    }
+    // The flight counted its own outcome once; a read that joined it counts as shared.
+    if (follower && result === 'built') this.#o.metrics.rebuilds.inc({ outcome: 'shared' })
+    return result
+  }
+
+  /** One flight: the user exists? then (single-flight on) the lease dance, else a rebuild of our own. */
+  async #rebuild(userId: string): Promise<RebuildResult> {
+    if (!(await this.#userExists(userId))) return 'missing'
+    if (!this.#o.mitigations.current.rebuildSingleFlight) return this.#admitAndBuild(userId)
+    const { lease, store, metrics } = this.#o
+    const deadline = Date.now() + this.#o.waitMs
+    for (;;) {
+      let holding: boolean
+      try {
+        holding = await lease.acquire(userId)
+      } catch {
+        return this.#admitAndBuild(userId)
+      }
+      if (holding) {
+        try {
+          // The previous holder may have built it between our miss and our lease.
+          if (await store.timelinePage(userId, 1)) {
+            metrics.rebuilds.inc({ outcome: 'shared' })
+            return 'built'
+          }
+          return await this.#admitAndBuild(userId)
+        } finally {
+          await lease.release(userId).catch(() => {})
+        }
+      }
+      // Another instance is rebuilding: wait for its timeline while it holds the lease; if it lets
+      // go without building (its query failed, or it died and the lease expired), the next round
+      // takes the lease over.
+      if (Date.now() >= deadline) {
+        if (!this.#o.mitigations.current.rebuildAdmission) return this.#admitAndBuild(userId)
+        metrics.rebuilds.inc({ outcome: 'rejected' })
+        return 'rebuilding'
+      }
+      await sleep(this.#o.pollMs ?? 20)
+      if (!(await lease.held(userId).catch(() => false)) && (await store.timelinePage(userId, 1))) {
+        metrics.rebuilds.inc({ outcome: 'shared' })
+        return 'built'
+      }
+    }
+  }
+
+  /** The query under admission control: a full bulkhead or a wait past REBUILD_WAIT_MS is a 206. */
+  async #admitAndBuild(userId: string): Promise<RebuildResult> {
+    const { metrics } = this.#o
+    try {
+      await this.#bulkhead.run(() => this.#build(userId), { signal: AbortSignal.timeout(this.#o.waitMs) })
+      metrics.rebuilds.inc({ outcome: 'done' })
+      return 'built'
+    } catch (err) {
+      if (isRejection(err)) {
+        metrics.rebuilds.inc({ outcome: 'rejected' })
+        return 'rebuilding'
+      }
+      metrics.rebuilds.inc({ outcome: 'failed' })
+      this.#o.log.error({ err, userId }, 'timeline rebuild failed')
+      throw err
+    }
+  }
+
+  /**
+   * Create the empty timeline first, then query, then add: a fan-out that lands between the
+   * query and the add is kept (the timeline exists, so the worker pushes to it), and one that
+   * landed before the create is in the query's result. A failed query removes the empty timeline
+   * again, so the next read retries instead of serving an empty page.
+   */
+  async #build(userId: string): Promise<void> {
+    const { store, metrics } = this.#o
+    const hybrid = this.#o.mitigations.current.hybridFanout
+    await store.buildTimeline(userId, [])
+    try {
+      const route = await this.#o.routeFor(userId)
+      metrics.rebuildQueries.inc()
+      const { rows } = await countedQuery<{ id: string }>(metrics, route, 'timeline_rebuild', rebuildSql, [
+        userId,
+        this.#o.timelineCap,
+        hybrid ? this.#o.celebrityThreshold : null,
+      ])
+      await store.buildTimeline(
+        userId,
+        rows.map((r) => r.id),
+      )
+    } catch (err) {
+      await store.deleteTimeline(userId).catch(() => {})
+      throw err
+    }
+  }
+
+  /** The routed pool first; a user it does not know yet (replica lag) is looked up on the primary. */
+  async #userExists(userId: string): Promise<boolean> {
+    const sql = 'SELECT 1 FROM users WHERE id = $1'
+    const { metrics, primary } = this.#o
+    const route = await this.#o.routeFor(userId)
+    if ((await countedQuery(metrics, route, 'user_exists', sql, [userId])).rowCount) return true
+    if (route.target === 'primary') return false
+    const onPrimary = await countedQuery(metrics, { pool: primary, target: 'primary' }, 'user_exists', sql, [
+      userId,
+    ])
+    return Boolean(onPrimary.rowCount)
+  }
+}
+
+function isRejection(err: unknown): boolean {
+  return (
+    err instanceof BulkheadFullError ||
+    (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+  )
+}
