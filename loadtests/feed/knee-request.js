@@ -17,8 +17,8 @@
 
 import { SharedArray } from 'k6/data'
 import http from 'k6/http'
-import { envString } from '../lib/env.js'
-import { buildGraph } from './common.js'
+import { baseUrl, envString } from '../lib/env.js'
+import { buildGraph, defaultBaseUrl } from './common.js'
 
 /** User ids from CODES_FILE or USERS_FILE (shared read-only between VUs), else []. Init context only. */
 export function kneeUsers() {
@@ -65,4 +65,22 @@ export function kneeSetup(base, request, fileUsers) {
     http.batch(users.slice(i, i + 50).map((id) => ['GET', `${base}/api/users/${id}/timeline?limit=20`]))
   }
   return { users }
+}
+
+/**
+ * The knee scripts' traffic (step-ramp.js, knee-throughput.js through loadtests/lib/bench.js): this
+ * request to BASE_URL over the users of CODES_FILE / USERS_FILE, else those setup() builds. Init
+ * context only (it may open the file).
+ */
+export function kneeTraffic() {
+  const base = baseUrl(defaultBaseUrl)
+  const request = kneeRequest()
+  const fileUsers = request.needsUsers ? kneeUsers() : []
+  return {
+    needsKeys: request.needsUsers,
+    keys: (data) => (fileUsers.length > 0 ? fileUsers : data.users),
+    send: (userId, tags) => request.get(base, userId, tags),
+    setup: () => kneeSetup(base, request, fileUsers),
+    options: { setupTimeout: '300s' },
+  }
 }

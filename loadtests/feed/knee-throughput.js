@@ -14,62 +14,15 @@
 // Users are visited round robin (every VU from its own offset), so each request is an ordinary warm
 // timeline, not always the same one.
 
-import exec from 'k6/execution'
-import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, closedModelRun, openModelRun, selectScenario } from '../lib/scenarios.js'
-import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
-import { httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
-import { defaultBaseUrl } from './common.js'
-import { kneeRequest, kneeSetup, kneeUsers } from './knee-request.js'
+import { throughputScript } from '../lib/bench.js'
+import { summaryHandler } from '../lib/summary.js'
+import { kneeTraffic } from './knee-request.js'
 
-const base = baseUrl(defaultBaseUrl)
-const request = kneeRequest()
-const fileUsers = request.needsUsers ? kneeUsers() : []
+// The max/rate scenarios, keys round robin and thresholds: lib/bench.js.
+const script = throughputScript(kneeTraffic())
 
-const duration = envString('DURATION', '15s')
-const warmup = envString('WARMUP', '3s')
-
-function max() {
-  return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
-}
-
-function rate() {
-  const shape = {
-    rate: envNumber('RATE', 1000),
-    vus: envNumber('VUS', 64),
-    maxVus: envNumber('MAX_VUS', 512),
-  }
-  return openModelRun({ ...shape, warmup, duration })
-}
-
-export const options = {
-  scenarios: selectScenario({ max, rate }, 'max'),
-  thresholds: mergeThresholds(
-    // Observe-only on `measure` (the benchmark judges the numbers): its own count and percentiles.
-    scenarioThresholds('measure', { p99Ms: envNumber('P99_MS', 1000), maxErrorRate: 0.01 }),
-    { 'http_reqs{scenario:measure}': ['count>=0'], 'dropped_iterations{scenario:measure}': ['count>=0'] },
-    httpThresholds({ p99Ms: envNumber('OVERALL_P99_MS', 1000) }),
-  ),
-  discardResponseBodies: true,
-  setupTimeout: '300s',
-  summaryTrendStats,
-}
-
-export function setup() {
-  return kneeSetup(base, request, fileUsers)
-}
-
-let next = -1
-
-export default function (data) {
-  if (!request.needsUsers) {
-    request.get(base, '', {})
-    return
-  }
-  const users = fileUsers.length > 0 ? fileUsers : data.users
-  if (next < 0) next = (exec.vu.idInTest * 7919) % users.length
-  next = (next + 1) % users.length
-  request.get(base, users[next], {})
-}
+export const options = script.options
+export const setup = script.setup
+export default script.iteration
 
 export const handleSummary = summaryHandler('feed-knee-throughput')

@@ -18,63 +18,15 @@
 // MAX_VUS (500), ABORT_P99_MS (unset: never abort), ZIPF_S (1.0; 0 is uniform: which users read
 // most), and the request's TARGET_PATH, CODES_FILE / USERS_FILE, EXPECT_STATUS (knee-request.js).
 
-import exec from 'k6/execution'
-import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, stepRamp } from '../lib/scenarios.js'
-import { perStepThresholds, stepCount, stepTagger } from '../lib/steps.js'
-import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
-import { httpThresholds, mergeThresholds } from '../lib/thresholds.js'
-import { zipf } from '../lib/zipf.js'
-import { defaultBaseUrl } from './common.js'
-import { kneeRequest, kneeSetup, kneeUsers } from './knee-request.js'
+import { stepRampScript } from '../lib/bench.js'
+import { summaryHandler } from '../lib/summary.js'
+import { kneeTraffic } from './knee-request.js'
 
-const base = baseUrl(defaultBaseUrl)
-const request = kneeRequest()
-const fileUsers = request.needsUsers ? kneeUsers() : []
+// The ramp, its `knee` scenario, step tags, Zipf-skewed keys and thresholds: lib/bench.js.
+const script = stepRampScript(kneeTraffic())
 
-const knee = stepRamp({
-  startRate: 200,
-  step: 200,
-  steps: 10,
-  stepDuration: '10s',
-  rampDuration: envString('RAMP_DURATION', '1s'),
-  preAllocatedVUs: 50,
-  maxVUs: 500,
-})
-
-const stepTag = stepTagger(knee)
-
-export const options = {
-  scenarios: { knee },
-  // Loose on purpose: the ramp is expected to pass the knee; the knee finder judges each step.
-  thresholds: mergeThresholds(
-    httpThresholds({
-      p99Ms: envNumber('OVERALL_P99_MS', 1000),
-      maxErrorRate: envNumber('MAX_ERROR_RATE', 0.05),
-    }),
-    perStepThresholds(stepCount(knee)),
-  ),
-  discardResponseBodies: true,
-  setupTimeout: '300s',
-  summaryTrendStats,
-}
-
-export function setup() {
-  return kneeSetup(base, request, fileUsers)
-}
-
-let sampler
-
-export default function (data) {
-  const step = stepTag((Date.now() - exec.scenario.startTime) / 1000)
-  if (!request.needsUsers) {
-    request.get(base, '', { step })
-    return
-  }
-  const users = fileUsers.length > 0 ? fileUsers : data.users
-  // One sampler per VU, seeded with SEED + VU id (zipf.js).
-  sampler ??= zipf({ n: users.length, s: envNumber('ZIPF_S', 1.0) })
-  request.get(base, users[sampler.nextIndex()], { step })
-}
+export const options = script.options
+export const setup = script.setup
+export default script.iteration
 
 export const handleSummary = summaryHandler('feed-step-ramp')

@@ -20,7 +20,7 @@
 
 import { SharedArray } from 'k6/data'
 import http from 'k6/http'
-import { envNumber, envString } from '../lib/env.js'
+import { baseUrl, envNumber, envString } from '../lib/env.js'
 
 /** Keys from CODES_FILE (shared read-only between VUs), else KEYS generated ones. Init context only. */
 export function kneeKeys() {
@@ -86,5 +86,21 @@ export function kneeRequest() {
         ...params,
         tags: { ...params.tags, ...tags },
       }),
+  }
+}
+
+/**
+ * The knee scripts' traffic (step-ramp.js, knee-throughput.js through loadtests/lib/bench.js): this
+ * request to BASE_URL (default the bench's decision service, :3320) over kneeKeys(). No setup():
+ * a key needs nothing created first. Init context only (it may open CODES_FILE).
+ */
+export function kneeTraffic() {
+  const base = baseUrl('http://127.0.0.1:3320')
+  const request = kneeRequest()
+  const keys = request.needsKeys ? kneeKeys() : []
+  return {
+    needsKeys: request.needsKeys,
+    keys: () => keys,
+    send: (key, tags) => request.send(base, key, tags),
   }
 }

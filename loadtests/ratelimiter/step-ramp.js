@@ -20,56 +20,14 @@
 // TARGET_PATH, CODES_FILE, KEYS, DOMAIN, EXPECT_STATUS (knee-request.js). Keys are picked
 // Zipf-skewed, as tenants are: a few busy, a long quiet tail.
 
-import exec from 'k6/execution'
-import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, stepRamp } from '../lib/scenarios.js'
-import { perStepThresholds, stepCount, stepTagger } from '../lib/steps.js'
-import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
-import { httpThresholds, mergeThresholds } from '../lib/thresholds.js'
-import { zipf } from '../lib/zipf.js'
-import { kneeKeys, kneeRequest } from './knee-request.js'
+import { stepRampScript } from '../lib/bench.js'
+import { summaryHandler } from '../lib/summary.js'
+import { kneeTraffic } from './knee-request.js'
 
-const base = baseUrl('http://127.0.0.1:3320')
-const request = kneeRequest()
-const keys = request.needsKeys ? kneeKeys() : []
+// The ramp, its `knee` scenario, step tags, Zipf-skewed keys and thresholds: lib/bench.js.
+const script = stepRampScript(kneeTraffic())
 
-const knee = stepRamp({
-  startRate: 200,
-  step: 200,
-  steps: 10,
-  stepDuration: '10s',
-  rampDuration: envString('RAMP_DURATION', '1s'),
-  preAllocatedVUs: 50,
-  maxVUs: 500,
-})
-
-const stepTag = stepTagger(knee)
-
-export const options = {
-  scenarios: { knee },
-  // Loose on purpose: the ramp is expected to pass the knee; the knee finder judges each step.
-  thresholds: mergeThresholds(
-    httpThresholds({
-      p99Ms: envNumber('OVERALL_P99_MS', 1000),
-      maxErrorRate: envNumber('MAX_ERROR_RATE', 0.05),
-    }),
-    perStepThresholds(stepCount(knee)),
-  ),
-  discardResponseBodies: true,
-  summaryTrendStats,
-}
-
-let sampler
-
-export default function () {
-  const step = stepTag((Date.now() - exec.scenario.startTime) / 1000)
-  if (!request.needsKeys) {
-    request.send(base, '', { step })
-    return
-  }
-  // One sampler per VU, seeded with SEED + VU id (zipf.js).
-  sampler ??= zipf({ n: keys.length, s: envNumber('ZIPF_S', 1.0) })
-  request.send(base, keys[sampler.nextIndex()], { step })
-}
+export const options = script.options
+export default script.iteration
 
 export const handleSummary = summaryHandler('ratelimiter-step-ramp')

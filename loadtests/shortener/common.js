@@ -10,7 +10,7 @@
 import { check } from 'k6'
 import { SharedArray } from 'k6/data'
 import http from 'k6/http'
-import { envNumber, envString } from '../lib/env.js'
+import { baseUrl, envNumber, envString } from '../lib/env.js'
 import * as ledger from '../lib/ledger.js'
 import { zipf } from '../lib/zipf.js'
 
@@ -161,6 +161,29 @@ export function target() {
         responseCallback,
         tags: { op, name, ...extraTags },
       }),
+  }
+}
+
+/**
+ * The bench scripts' traffic (step-ramp.js, throughput.js through loadtests/lib/bench.js): target()
+ * to BASE_URL over the codes of CODES_FILE, else KEYS links (default `defaultKeys`) that setup()
+ * creates and warms. Init context only (it may open CODES_FILE).
+ */
+export function benchTraffic(defaultKeys) {
+  const base = baseUrl('http://127.0.0.1:3000')
+  const request = target()
+  const fileCodes = codesFromFile()
+  return {
+    needsKeys: request.needsCodes,
+    keys: (data) => (fileCodes.length > 0 ? fileCodes : data.codes),
+    send: (code, tags) => request.get(base, code, tags),
+    setup() {
+      if (!request.needsCodes || fileCodes.length > 0) return { codes: [] }
+      const codes = createCodes(base, envNumber('KEYS', defaultKeys))
+      warmCodes(base, codes)
+      return { codes }
+    },
+    options: { maxRedirects: 0, setupTimeout: '120s' },
   }
 }
 

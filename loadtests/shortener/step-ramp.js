@@ -22,66 +22,15 @@
 // second it would cost the generator CPU; a wrong status counts as a failed request instead
 // (EXPECT_STATUS, see common.js).
 
-import exec from 'k6/execution'
-import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, stepRamp } from '../lib/scenarios.js'
-import { perStepThresholds, stepCount, stepTagger } from '../lib/steps.js'
-import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
-import { httpThresholds, mergeThresholds } from '../lib/thresholds.js'
-import { zipf } from '../lib/zipf.js'
-import { codesFromFile, createCodes, target, warmCodes } from './common.js'
+import { stepRampScript } from '../lib/bench.js'
+import { summaryHandler } from '../lib/summary.js'
+import { benchTraffic } from './common.js'
 
-const base = baseUrl('http://127.0.0.1:3000')
-const request = target()
-const fileCodes = codesFromFile()
+// The ramp, its `knee` scenario, step tags, Zipf-skewed keys and thresholds: lib/bench.js.
+const script = stepRampScript(benchTraffic(1000))
 
-const knee = stepRamp({
-  startRate: 200,
-  step: 200,
-  steps: 10,
-  stepDuration: '10s',
-  rampDuration: envString('RAMP_DURATION', '1s'),
-  preAllocatedVUs: 50,
-  maxVUs: 500,
-})
-
-const stepTag = stepTagger(knee)
-
-export const options = {
-  scenarios: { knee },
-  // The overall p99 gate is loose on purpose: the ramp is expected to pass the knee; the knee
-  // finder judges each step against P99_MS itself.
-  thresholds: mergeThresholds(
-    httpThresholds({
-      p99Ms: envNumber('OVERALL_P99_MS', 1000),
-      maxErrorRate: envNumber('MAX_ERROR_RATE', 0.05),
-    }),
-    perStepThresholds(stepCount(knee)),
-  ),
-  maxRedirects: 0,
-  discardResponseBodies: true,
-  setupTimeout: '120s',
-  summaryTrendStats,
-}
-
-export function setup() {
-  if (!request.needsCodes || fileCodes.length > 0) return { codes: [] }
-  const codes = createCodes(base)
-  warmCodes(base, codes)
-  return { codes }
-}
-
-let sampler
-
-export default function (data) {
-  const step = stepTag((Date.now() - exec.scenario.startTime) / 1000)
-  if (!request.needsCodes) {
-    request.get(base, '', { step })
-    return
-  }
-  const codes = fileCodes.length > 0 ? fileCodes : data.codes
-  sampler ??= zipf({ n: codes.length, s: envNumber('ZIPF_S', 1.0) })
-  request.get(base, codes[sampler.nextIndex()], { step })
-}
+export const options = script.options
+export const setup = script.setup
+export default script.iteration
 
 export const handleSummary = summaryHandler('shortener-step-ramp')

@@ -16,66 +16,15 @@
 // visited round robin (every VU from its own offset), so each request is an ordinary cache hit,
 // not always the same key.
 
-import exec from 'k6/execution'
-import { envNumber, envString } from '../lib/env.js'
-import { baseUrl, closedModelRun, openModelRun, selectScenario } from '../lib/scenarios.js'
-import { summaryHandler, summaryTrendStats } from '../lib/summary.js'
-import { httpThresholds, mergeThresholds, scenarioThresholds } from '../lib/thresholds.js'
-import { codesFromFile, createCodes, target, warmCodes } from './common.js'
+import { throughputScript } from '../lib/bench.js'
+import { summaryHandler } from '../lib/summary.js'
+import { benchTraffic } from './common.js'
 
-const base = baseUrl('http://127.0.0.1:3000')
-const request = target()
-const fileCodes = codesFromFile()
+// The max/rate scenarios, keys round robin and thresholds: lib/bench.js.
+const script = throughputScript(benchTraffic(100))
 
-const duration = envString('DURATION', '15s')
-const warmup = envString('WARMUP', '3s')
-
-function max() {
-  return closedModelRun({ vus: envNumber('VUS', 32), warmup, duration })
-}
-
-function rate() {
-  const shape = {
-    rate: envNumber('RATE', 1000),
-    vus: envNumber('VUS', 64),
-    maxVus: envNumber('MAX_VUS', 512),
-  }
-  return openModelRun({ ...shape, warmup, duration })
-}
-
-export const options = {
-  scenarios: selectScenario({ max, rate }, 'max'),
-  thresholds: mergeThresholds(
-    // Observe-only on `measure` (the benchmark judges the numbers), so the summary has its own
-    // count and percentiles without the warm-up.
-    scenarioThresholds('measure', { p99Ms: envNumber('P99_MS', 1000), maxErrorRate: 0.01 }),
-    { 'http_reqs{scenario:measure}': ['count>=0'], 'dropped_iterations{scenario:measure}': ['count>=0'] },
-    httpThresholds({ p99Ms: envNumber('OVERALL_P99_MS', 1000) }),
-  ),
-  maxRedirects: 0,
-  discardResponseBodies: true,
-  setupTimeout: '120s',
-  summaryTrendStats,
-}
-
-export function setup() {
-  if (!request.needsCodes || fileCodes.length > 0) return { codes: [] }
-  const codes = createCodes(base, envNumber('KEYS', 100))
-  warmCodes(base, codes)
-  return { codes }
-}
-
-let next = -1
-
-export default function (data) {
-  if (!request.needsCodes) {
-    request.get(base, '')
-    return
-  }
-  const codes = fileCodes.length > 0 ? fileCodes : data.codes
-  if (next < 0) next = (exec.vu.idInTest * 7919) % codes.length
-  next = (next + 1) % codes.length
-  request.get(base, codes[next])
-}
+export const options = script.options
+export const setup = script.setup
+export default script.iteration
 
 export const handleSummary = summaryHandler('shortener-throughput')

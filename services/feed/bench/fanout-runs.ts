@@ -37,8 +37,8 @@ export async function measureCeiling(
   for (let i = 0; i < posts; i++) {
     const author = graph.authors[i % graph.authors.length] as string
     const postId = String(baseId + i)
-    const own = await store.pushToActive([author], postId, 1)
-    const pushed = await store.pushToActive(graph.followersOf.get(author) ?? [], postId, pipeline)
+    const own = await store.pushToActive([author], author, postId, 1)
+    const pushed = await store.pushToActive(graph.followersOf.get(author) ?? [], author, postId, pipeline)
     deliveries += own.added + own.already + own.inactive + pushed.added + pushed.already + pushed.inactive
   }
   const seconds = (performance.now() - started) / 1000
@@ -184,7 +184,14 @@ export interface AtRateResult {
 export async function measureAtRate(
   urls: { api: string; worker: string },
   graph: FanoutGraph,
-  options: { ratePerSec: number; seconds: number; maxInFlight: number; timeoutMs: number },
+  options: {
+    ratePerSec: number
+    seconds: number
+    maxInFlight: number
+    timeoutMs: number
+    /** The author of post `i` (default: one of `graph.authors` at random), e.g. a fixed mix drawn in advance. */
+    authorOf?: (i: number) => string
+  },
 ): Promise<AtRateResult> {
   const before = await scrapeWorker(`${urls.worker}/metrics`)
   const intervalMs = 1000 / options.ratePerSec
@@ -198,7 +205,8 @@ export async function measureAtRate(
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
     if (inFlight.size >= options.maxInFlight) await Promise.race(inFlight)
-    const author = graph.authors[Math.floor(Math.random() * graph.authors.length)] as string
+    const author =
+      options.authorOf?.(i) ?? (graph.authors[Math.floor(Math.random() * graph.authors.length)] as string)
     const p: Promise<void> = post(urls.api, author, `fanout at-rate ${i}`).then((ok) => {
       if (ok) accepted++
       inFlight.delete(p)

@@ -46,6 +46,7 @@ export function createFeed(config: Config, clients: FeedClients) {
     timelineCap: config.timelineCap,
     authorRecentCap: config.authorRecentCap,
     activeWindowMs: config.activeWindowMs,
+    unfollowGuardMs: config.unfollowGuardMs,
   })
   const postCache = new PostCache(redis, keys, config.postCacheTtlMs)
   const sessionLsn = new SessionLsn({

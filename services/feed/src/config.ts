@@ -87,6 +87,11 @@ export const configSchema = Type.Object({
   FANOUT_PIPELINE: int(1000, 1, 'timeline inserts per Redis pipeline', 100_000),
   FANOUT_BATCH_MAX: int(500, 1, 'Kafka messages a worker applies before it commits', 100_000),
   POST_CACHE_TTL_S: int(86_400, 1, "TTL of a cached post (and of a deleted post's tombstone)"),
+  UNFOLLOW_GUARD_S: int(
+    600,
+    1,
+    "how long fan-out refuses an author's posts to a user who unfollowed them (covers a worker that read its follower page before the unfollow)",
+  ),
   CELEBRITY_CACHE_TTL_S: int(30, 0, "how long a user's followed-celebrity list is cached; 0 = not cached"),
   RYW_WINDOW_S: int(300, 1, "how long after a user's write their reads check the replica's replay position"),
   REPLICA_LSN_CACHE_MS: int(5, 0, "how long the replica's replayed LSN is reused before asking again"),
@@ -146,6 +151,7 @@ export interface Config {
   fanoutBatchMax: number
   postCacheTtlMs: number
   celebrityCacheTtlMs: number
+  unfollowGuardMs: number
   rywWindowMs: number
   replicaLsnCacheMs: number
   rebuildConcurrency: number
@@ -201,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     fanoutBatchMax: e.FANOUT_BATCH_MAX,
     postCacheTtlMs: e.POST_CACHE_TTL_S * 1000,
     celebrityCacheTtlMs: e.CELEBRITY_CACHE_TTL_S * 1000,
+    unfollowGuardMs: e.UNFOLLOW_GUARD_S * 1000,
     rywWindowMs: e.RYW_WINDOW_S * 1000,
     replicaLsnCacheMs: e.REPLICA_LSN_CACHE_MS,
     rebuildConcurrency: e.REBUILD_CONCURRENCY,

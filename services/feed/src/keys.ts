@@ -44,6 +44,24 @@ export class Keys {
     return `${this.prefix}:celebs:${userId}`
   }
 
+  /**
+   * The authors a user unfollowed in the last UNFOLLOW_GUARD_S (a sorted set, member = author id,
+   * score = when, in ms): fan-out refuses to push their posts to this user, so a worker that read
+   * its follower page just before the unfollow committed cannot put a post back after the unfollow
+   * took the author's posts out. A follow removes the author from it.
+   */
+  unfollowed(userId: string): string {
+    return `${this.prefix}:unf:${userId}`
+  }
+
+  /**
+   * A counter bumped whenever an author becomes pulled (fanout/pulled-authors.ts): a cached
+   * followed-celebrities list stores the epoch it was computed at and is stale once it changed.
+   */
+  celebrityEpoch(): string {
+    return `${this.prefix}:celeb-epoch`
+  }
+
   /** The cross-instance lease of one timeline's rebuild (rebuildSingleFlight). */
   rebuildLease(userId: string): string {
     return `${this.prefix}:rebuild:${userId}`

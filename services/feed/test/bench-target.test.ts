@@ -3,37 +3,16 @@
 // saturation signals (reads answered 206 by rebuild admission; Postgres CPU) judged with the
 // bench's generic ones, and the seed's graph shape.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import {
-  attributeSaturation,
-  benchTargetPath,
-  deriveSamples,
-  loadBenchTarget,
-  metricsFromPrometheus,
-  type ResourceSample,
-  resourceSample,
-} from '@faultline/bench'
-import { repoRoot } from '@faultline/infra'
+import { deriveSamples, resourceSample } from '@faultline/bench'
+import { assertBenchTargetLoads, targetTimeline } from '@faultline/bench/testing'
 import { parsePrometheusText } from '@faultline/measure'
 import target, { benchIsolationEnv, powerLawPairs } from '../src/bench-target.ts'
 
-const t0 = 1_700_000_000_000
-const at = (second: number) => t0 + second * 1000
-const window = { startMs: at(10), endMs: at(20) }
-const judge = (samples: ResourceSample[]) =>
-  attributeSaturation(samples, window, { systemSignals: target.signals }).saturated
-
-function series(seconds: number, values: (i: number) => Partial<ResourceSample>): ResourceSample[] {
-  return Array.from({ length: seconds }, (_, i) => resourceSample(t0 + i * 1000, values(i)))
-}
+const { t0, at, series, judge, scraped } = targetTimeline(target)
 
 test('the bench finds this target by the system name, with its scripts in place and its own state', async () => {
-  assert.match(benchTargetPath('feed'), /services\/feed\/src\/bench-target\.ts$/)
-  assert.equal(await loadBenchTarget('feed'), target)
-  for (const script of Object.values(target.scripts)) assert.ok(existsSync(join(repoRoot, script)), script)
-  assert.ok(target.path.includes('{code}'))
+  await assertBenchTargetLoads(target)
   // Never the schema, prefix, topic or group of ./faultline up feed (the config defaults).
   assert.notEqual(benchIsolationEnv.DB_SCHEMA, 'feed')
   assert.notEqual(benchIsolationEnv.REDIS_KEY_PREFIX, 'feed')
@@ -43,7 +22,7 @@ test('the bench finds this target by the system name, with its scripts in place 
 
 test('its series are read from /metrics as rates, summed over labels; 206s are absent until one happens', () => {
   const scrape = (hits: number, rebuilding: number | undefined, misses: number) =>
-    parsePrometheusText(`feed_timeline_reads_total{result="hit"} ${hits}
+    `feed_timeline_reads_total{result="hit"} ${hits}
 feed_timeline_reads_total{result="rebuilt"} 10
 ${rebuilding === undefined ? '' : `feed_timeline_reads_total{result="rebuilding"} ${rebuilding}`}
 feed_hydrate_misses_total ${misses}
@@ -51,15 +30,11 @@ feed_db_queries_total{pool="primary",op="follow"} 4
 feed_db_queries_total{pool="replica",op="hydrate"} 6
 pg_pool_requests_waiting{pool="primary"} 0
 pg_pool_requests_waiting{pool="replica"} 2
-`)
+`
   const raw = [
-    { tMs: t0, cpuSeconds: {}, metrics: metricsFromPrometheus(scrape(1000, undefined, 0), target.metrics) },
-    {
-      tMs: t0 + 2000,
-      cpuSeconds: {},
-      metrics: metricsFromPrometheus(scrape(3000, undefined, 40), target.metrics),
-    },
-    { tMs: t0 + 3000, cpuSeconds: {}, metrics: metricsFromPrometheus(scrape(4000, 50, 40), target.metrics) },
+    scraped(0, scrape(1000, undefined, 0)),
+    scraped(2000, scrape(3000, undefined, 40)),
+    scraped(3000, scrape(4000, 50, 40)),
   ]
   const [first, second] = deriveSamples(raw, target.metrics)
   assert.equal(first?.system.reads, 1000)

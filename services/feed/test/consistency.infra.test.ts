@@ -8,9 +8,11 @@
  *
  * The graph mixes a seeded part (COPY: inactive users rebuilt on their first read, some activated
  * up front, a celebrity above FANOUT_CELEBRITY_THRESHOLD whose posts are merged at read time)
- * with users made through the API. No follow moves an account across the threshold during the run:
- * crossing it changes whether an author's posts are pushed or pulled, which the service does not
- * reconcile for posts made before the change (docs/feed.md).
+ * with users made through the API. Accounts cross the threshold both ways during the run: a
+ * "rising" user gains followers until it is a celebrity (its posts pulled from then on, followers'
+ * cached celebrity lists stale), and the celebrity loses followers until it is below (it stays
+ * pulled: its posts made while pulled are in no timeline). Unfollows race the fan-out of the
+ * unfollowed author's posts.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -85,10 +87,13 @@ class Traffic {
   readonly counts = { post: 0, delete: 0, follow: 0, unfollow: 0, read: 0 }
   readonly users: string[]
   readonly celebrity: string
+  /** Followed more than the others: crosses the threshold upwards during the run. */
+  readonly rising: string
 
-  constructor(users: string[], celebrity: string) {
+  constructor(users: string[], celebrity: string, rising: string) {
     this.users = users
     this.celebrity = celebrity
+    this.rising = rising
   }
 
   pick<T>(list: readonly T[]): T {
@@ -99,34 +104,31 @@ class Traffic {
     return this.#random()
   }
 
-  /** A follow that keeps every account on its side of the threshold, or undefined. */
+  /** A follow not made yet, of the rising user four times in ten, or undefined. */
   followToMake(): [string, string] | undefined {
     for (let tries = 0; tries < 20; tries++) {
-      const [a, b] = [this.pick(this.users), this.pick(this.users)]
-      const n = this.followers.get(b) ?? 0
-      const staysSide = b === this.celebrity || n + 1 < threshold
-      if (a !== b && !this.follows.has(`${a}>${b}`) && staysSide) {
+      const a = this.pick(this.users)
+      const b = this.roll() < 0.4 ? this.rising : this.pick(this.users)
+      if (a !== b && !this.follows.has(`${a}>${b}`)) {
         this.follows.add(`${a}>${b}`)
-        this.followers.set(b, n + 1)
+        this.followers.set(b, (this.followers.get(b) ?? 0) + 1)
         return [a, b]
       }
     }
     return undefined
   }
 
+  /** An existing follow, of the celebrity half the time, or undefined. */
   unfollowToMake(): [string, string] | undefined {
     const edges = [...this.follows]
-    for (let tries = 0; tries < 20 && edges.length > 0; tries++) {
-      const edge = this.pick(edges)
-      const [a, b] = edge.split('>') as [string, string]
-      const n = this.followers.get(b) ?? 0
-      if (b !== this.celebrity || n - 1 >= threshold) {
-        this.follows.delete(edge)
-        this.followers.set(b, n - 1)
-        return [a, b]
-      }
-    }
-    return undefined
+    const ofCelebrity = edges.filter((e) => e.endsWith(`>${this.celebrity}`))
+    const from = ofCelebrity.length > 0 && this.roll() < 0.5 ? ofCelebrity : edges
+    if (from.length === 0) return undefined
+    const edge = this.pick(from)
+    const [a, b] = edge.split('>') as [string, string]
+    this.follows.delete(edge)
+    this.followers.set(b, (this.followers.get(b) ?? 0) - 1)
+    return [a, b]
   }
 
   postToDelete(): string | undefined {
@@ -136,13 +138,14 @@ class Traffic {
   }
 }
 
-async function loadTraffic(h: FeedHarness, celebrity: string): Promise<Traffic> {
+async function loadTraffic(h: FeedHarness, celebrity: string, rising: string): Promise<Traffic> {
   const { rows: users } = await h.db.query<{ id: string; n: number }>(
     'SELECT id::text, follower_count AS n FROM users ORDER BY users.id',
   )
   const traffic = new Traffic(
     users.map((u) => u.id),
     celebrity,
+    rising,
   )
   for (const u of users) traffic.followers.set(u.id, u.n)
   const { rows: follows } = await h.db.query<{ a: string; b: string }>(
@@ -160,8 +163,9 @@ async function loadTraffic(h: FeedHarness, celebrity: string): Promise<Traffic> 
 async function operate(fixture: FeedFixture, base: string, traffic: Traffic): Promise<void> {
   const r = traffic.roll()
   if (r < 0.45) {
-    // One post in ten is the celebrity's: pulled at read time, never pushed.
-    const author = traffic.roll() < 0.1 ? traffic.celebrity : traffic.pick(traffic.users)
+    // One post in ten is the celebrity's (pulled at read time), one in ten the rising user's.
+    const who = traffic.roll()
+    const author = who < 0.1 ? traffic.celebrity : who < 0.2 ? traffic.rising : traffic.pick(traffic.users)
     const post = await fixture.post(base, author, `post ${traffic.counts.post++}`)
     traffic.livePosts.push(post.id)
   } else if (r < 0.65) {
@@ -221,7 +225,11 @@ test('after random traffic and a worker SIGKILLed mid-run, every timeline matche
     baseUrls,
     Array.from({ length: 10 }, (_, i) => `ca_${i}`),
   )
-  const traffic = await loadTraffic(h, seeded.celebrityIds[0] as string)
+  const celebrity = seeded.celebrityIds[0] as string
+  // The seeded user with the most followers after the celebrity: the one that rises.
+  const counts = [...seeded.followerCounts]
+  const risingIndex = counts.indexOf(Math.max(...counts.slice(1)), 1)
+  const traffic = await loadTraffic(h, celebrity, seeded.userIds[risingIndex] as string)
 
   await spawnProcess(h, relayEntry, 'relay-1')
   const doomed = await spawnProcess(h, workerEntry, 'worker-1')
@@ -254,4 +262,17 @@ test('after random traffic and a worker SIGKILLed mid-run, every timeline matche
   assert.equal(report.users, 60)
   assert.ok(report.expectedItems > 100, `timelines are not empty (${report.expectedItems} items)`)
   assert.ok(traffic.counts.post > 100 && traffic.counts.delete > 20 && traffic.counts.unfollow > 10)
+  // Both crossings happened: the run tested them.
+  const { rows } = await h.db.query<{ id: string; n: number; pulled: boolean }>(
+    'SELECT id::text, follower_count AS n, pulled FROM users WHERE id = ANY($1::bigint[])',
+    [[celebrity, traffic.rising]],
+  )
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  assert.ok((byId.get(celebrity)?.n ?? threshold) < threshold, 'the celebrity ended below the threshold')
+  assert.ok(byId.get(celebrity)?.pulled, 'and stayed pulled')
+  const rose = byId.get(traffic.rising)
+  assert.ok(
+    rose && rose.n >= threshold && rose.pulled,
+    `the rising user crossed up and was pulled (${JSON.stringify(rose)})`,
+  )
 })

@@ -141,7 +141,7 @@ test('pages stay stable while newer posts arrive: no item repeated, none skipped
   // The reader's own post: in their timeline (the worker pushes to the author too) and in the
   // read-your-writes query at once, so the merge must still return it once.
   const mine = await createPost(api.app, reader, 'mine')
-  await api.feed.store.pushToActive([reader], mine.id, 10)
+  await api.feed.store.pushToActive([reader], mine.authorId, mine.id, 10)
   before.push(mine.id)
 
   // Page through while the author keeps posting and each new post is fanned out to the reader.
@@ -151,7 +151,7 @@ test('pages stay stable while newer posts arrive: no item repeated, none skipped
     while (posting && newer.length < 200) {
       const by = newer.length % 3 === 2 ? reader : author
       const post = await createPost(api.app, by, `new ${newer.length}`)
-      await api.feed.store.pushToActive([reader], post.id, 10)
+      await api.feed.store.pushToActive([reader], post.authorId, post.id, 10)
       newer.push(post.id)
     }
   })()

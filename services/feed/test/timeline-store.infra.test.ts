@@ -28,15 +28,25 @@ const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, 
 test('pushing an id twice adds it once (a redelivered event changes nothing)', async (t) => {
   const { store, redis, keys } = await storeFor(t)
   await store.buildTimeline('1', [])
-  assert.deepEqual(await store.pushToActive(['1'], '100', 10), { added: 1, already: 0, inactive: 0 })
-  assert.deepEqual(await store.pushToActive(['1'], '100', 10), { added: 0, already: 1, inactive: 0 })
+  assert.deepEqual(await store.pushToActive(['1'], 'a', '100', 10), {
+    added: 1,
+    already: 0,
+    inactive: 0,
+    unfollowed: 0,
+  })
+  assert.deepEqual(await store.pushToActive(['1'], 'a', '100', 10), {
+    added: 0,
+    already: 1,
+    inactive: 0,
+    unfollowed: 0,
+  })
   assert.deepEqual(await redis.zrange(keys.timeline('1'), '0', '-1'), [TIMELINE_SENTINEL, '100'])
 })
 
 test('a timeline keeps the newest `cap` ids and its sentinel', async (t) => {
   const { store, redis, keys } = await storeFor(t, { timelineCap: 3 })
   await store.buildTimeline('1', [])
-  for (const id of ids(1, 6)) await store.pushToActive(['1'], id, 10)
+  for (const id of ids(1, 6)) await store.pushToActive(['1'], 'a', id, 10)
   assert.deepEqual(await store.timelinePage('1', 10), ['6', '5', '4'])
   assert.equal(await redis.zscore(keys.timeline('1'), TIMELINE_SENTINEL), '0')
   assert.equal(await redis.zcard(keys.timeline('1')), 4)
@@ -48,11 +58,50 @@ test('a timeline keeps the newest `cap` ids and its sentinel', async (t) => {
 test('fan-out skips users without a timeline and does not create one', async (t) => {
   const { store, redis, keys } = await storeFor(t)
   await store.buildTimeline('active', [])
-  const result = await store.pushToActive(['active', 'gone1', 'gone2'], '7', 2)
-  assert.deepEqual(result, { added: 1, already: 0, inactive: 2 })
+  const result = await store.pushToActive(['active', 'gone1', 'gone2'], 'a', '7', 2)
+  assert.deepEqual(result, { added: 1, already: 0, inactive: 2, unfollowed: 0 })
   assert.equal(await redis.exists(keys.timeline('gone1'), keys.timeline('gone2')), 0)
   assert.equal(await store.timelinePage('gone1', 10), null)
   assert.equal(await store.addToTimeline('gone1', ['8']), -1)
+})
+
+test('an unfollow takes the author out and refuses their later pushes until a follow', async (t) => {
+  const { store, redis, keys } = await storeFor(t, { unfollowGuardMs: 60_000 })
+  await store.buildTimeline('1', ['10', '11'])
+  await store.pushToActive(['1'], 'author', '12', 10)
+  // '10' and '12' are the author's; '11' another followee's.
+  await store.unfollow('1', 'author', ['10', '12'])
+  assert.deepEqual(await store.timelinePage('1', 10), ['11'])
+  // A fan-out that read its follower page before the unfollow committed lands after it: refused.
+  const late = await store.pushToActive(['1', '2'], 'author', '13', 10)
+  assert.deepEqual(late, { added: 0, already: 0, inactive: 1, unfollowed: 1 })
+  assert.deepEqual(await store.timelinePage('1', 10), ['11'])
+  // Other authors' posts still arrive, and the guard expires with the window.
+  assert.equal((await store.pushToActive(['1'], 'other', '14', 10)).added, 1)
+  const ttl = await redis.pttl(keys.unfollowed('1'))
+  assert.ok(ttl > 0 && ttl <= 60_000, `the guard expires with the window (pttl ${ttl})`)
+  // Following again lifts the refusal and merges the author's posts back.
+  assert.equal(await store.follow('1', 'author', ['10', '12', '13']), 3)
+  assert.equal((await store.pushToActive(['1'], 'author', '15', 10)).added, 1)
+  assert.deepEqual(await store.timelinePage('1', 10), ['15', '14', '13', '12', '11', '10'])
+})
+
+test('a rebuild undoes an unfollow that landed between its query and its add', async (t) => {
+  const { store } = await storeFor(t)
+  await store.buildTimeline('1', [])
+  const queriedAt = Date.now()
+  // The unfollow commits and runs its Redis transaction after the rebuild's query read the followees.
+  await store.unfollow('1', 'gone', [])
+  await store.buildTimeline('1', ['20', '21', '22'])
+  const posts = [
+    { id: '20', authorId: 'kept' },
+    { id: '21', authorId: 'gone' },
+    { id: '22', authorId: 'gone' },
+  ]
+  assert.equal(await store.dropUnfollowedSince('1', queriedAt, posts), 2)
+  assert.deepEqual(await store.timelinePage('1', 10), ['20'])
+  // An unfollow long before the rebuild's query is not this rebuild's business.
+  assert.equal(await store.dropUnfollowedSince('1', Date.now() + 60_000, posts), 0)
 })
 
 test('pages are newest first, strictly older than the cursor, and a read renews the TTL', async (t) => {
@@ -75,7 +124,7 @@ test('a push between a rebuild creating the timeline and filling it is kept', as
   // The rebuild creates the empty timeline first, then reads Postgres (which missed post 50) ...
   await store.buildTimeline('1', [])
   // ... meanwhile the fan-out of post 50 finds the timeline and lands in it ...
-  assert.equal((await store.pushToActive(['1'], '50', 10)).added, 1)
+  assert.equal((await store.pushToActive(['1'], 'a', '50', 10)).added, 1)
   // ... and the rebuild adds what Postgres returned.
   await store.buildTimeline('1', ['10', '20'])
   assert.deepEqual(await store.timelinePage('1', 10), ['50', '20', '10'])

@@ -3,59 +3,29 @@
 // its own saturation signal (decisions missing the deadline) judged with the bench's.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import {
-  attributeSaturation,
-  benchTargetPath,
-  deriveSamples,
-  loadBenchTarget,
-  metricsFromPrometheus,
-  type ResourceSample,
-  resourceSample,
-} from '@faultline/bench'
-import { repoRoot } from '@faultline/infra'
-import { parsePrometheusText } from '@faultline/measure'
+import { deriveSamples, resourceSample } from '@faultline/bench'
+import { assertBenchTargetLoads, targetTimeline } from '@faultline/bench/testing'
 import target, { benchRulesFile } from '../src/bench-target.ts'
 
-const t0 = 1_700_000_000_000
-const at = (second: number) => t0 + second * 1000
-const window = { startMs: at(10), endMs: at(20) }
-const judge = (samples: ResourceSample[]) =>
-  attributeSaturation(samples, window, { systemSignals: target.signals }).saturated
-
-function series(seconds: number, values: (i: number) => Partial<ResourceSample>): ResourceSample[] {
-  return Array.from({ length: seconds }, (_, i) => resourceSample(t0 + i * 1000, values(i)))
-}
+const { t0, at, series, judge, scraped } = targetTimeline(target)
 
 test('the bench finds this target by the system name, with its scripts and rules in place', async () => {
-  assert.match(benchTargetPath('ratelimiter'), /services\/ratelimiter\/src\/bench-target\.ts$/)
-  assert.equal(await loadBenchTarget('ratelimiter'), target)
-  for (const script of Object.values(target.scripts)) assert.ok(existsSync(join(repoRoot, script)), script)
+  await assertBenchTargetLoads(target)
   assert.ok(existsSync(benchRulesFile))
-  // The knee seeds keys only for a path with {code} in it.
-  assert.ok(target.path.includes('{code}'))
 })
 
 test('its series are read from /metrics as rates, summed over labels; degraded is absent until one degrades', () => {
   const scrape = (allowed: number, degraded: number | undefined, attempts: number) =>
-    parsePrometheusText(`ratelimit_decisions_total{outcome="allowed",service="ratelimiter"} ${allowed}
+    `ratelimit_decisions_total{outcome="allowed",service="ratelimiter"} ${allowed}
 ratelimit_decisions_total{outcome="denied",service="ratelimiter"} 10
 ${degraded === undefined ? '' : `ratelimit_degraded_total{reason="deadline"} ${degraded}`}
 ratelimit_redis_attempts_total ${attempts}
-`)
+`
   const raw = [
-    {
-      tMs: t0,
-      cpuSeconds: {},
-      metrics: metricsFromPrometheus(scrape(1000, undefined, 1010), target.metrics),
-    },
-    {
-      tMs: t0 + 2000,
-      cpuSeconds: {},
-      metrics: metricsFromPrometheus(scrape(3000, undefined, 3010), target.metrics),
-    },
-    { tMs: t0 + 3000, cpuSeconds: {}, metrics: metricsFromPrometheus(scrape(4000, 5, 4010), target.metrics) },
+    scraped(0, scrape(1000, undefined, 1010)),
+    scraped(2000, scrape(3000, undefined, 3010)),
+    scraped(3000, scrape(4000, 5, 4010)),
   ]
   const [first, second] = deriveSamples(raw, target.metrics)
   assert.equal(first?.system.decisions, 1000)

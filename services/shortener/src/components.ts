@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { createMetrics } from '@faultline/kit/metrics'
+import { createRedisLease } from '@faultline/kit/redis-lease'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { AppDeps } from './app.ts'
@@ -7,7 +8,6 @@ import { FileClickSpool } from './clicks/file-spool.ts'
 import { ClickRecorder, type SendClicks } from './clicks/recorder.ts'
 import { BlockAllocator, createCodeCodec, createScrambler } from './codes/index.ts'
 import type { Config } from './config.ts'
-import { createFillLease } from './fill-lease.ts'
 import { createKeys } from './keys.ts'
 import { LinkCache } from './link-cache.ts'
 import { LinkResolver } from './link-resolver.ts'
@@ -77,7 +77,13 @@ export function createShortener(config: Config, clients: ShortenerClients) {
     coldPathWaitMs: config.coldPathWaitMs,
     fillTimeoutMs: config.fillTimeoutMs,
     ...(config.fillLeaseMs > 0
-      ? { fillLease: createFillLease(redis, keys, config.fillLeaseMs), fillWaitMs: config.fillWaitMs }
+      ? {
+          fillLease: createRedisLease(redis, {
+            key: (code) => keys.fillLease(code),
+            leaseMs: config.fillLeaseMs,
+          }),
+          fillWaitMs: config.fillWaitMs,
+        }
       : {}),
   })
   const links = new LinkService({

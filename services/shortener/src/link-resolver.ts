@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { RedisLease } from '@faultline/kit/redis-lease'
 import { Bulkhead, BulkheadFullError, SingleFlight, TimeoutError, withTimeout } from '@faultline/resilience'
 import { OverloadedError, StorageUnavailableError } from './errors.ts'
 import type { CacheEntry, LinkCache } from './link-cache.ts'
@@ -16,11 +17,7 @@ export interface Log {
 }
 
 /** Lets one instance at a time fill a code from Postgres, across instances (a Redis lease). */
-export interface FillLease {
-  /** True when this caller holds the lease for `code` now. */
-  acquire(code: string): Promise<boolean>
-  release(code: string): Promise<void>
-}
+export type FillLease = Pick<RedisLease, 'acquire' | 'release'>
 
 export interface LinkResolverOptions {
   cache: LinkCache

@@ -2,47 +2,25 @@
 // /metrics scrape, and its own saturation signal (the click spool) judged with the bench's.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  attributeSaturation,
-  benchTargetPath,
-  deriveSamples,
-  loadBenchTarget,
-  metricsFromPrometheus,
-  type ResourceSample,
-  resourceSample,
-} from '@faultline/bench'
-import { parsePrometheusText } from '@faultline/measure'
+import { deriveSamples } from '@faultline/bench'
+import { assertBenchTargetLoads, targetTimeline } from '@faultline/bench/testing'
 import target from '../src/bench-target.ts'
 
-const t0 = 1_700_000_000_000
-const at = (second: number) => t0 + second * 1000
-const window = { startMs: at(10), endMs: at(20) }
-const judge = (samples: ResourceSample[]) =>
-  attributeSaturation(samples, window, { systemSignals: target.signals }).saturated
+const { at, series, judge, scraped } = targetTimeline(target)
 
-/** One sample per second: nothing measured except what `values` sets. */
-function series(seconds: number, values: (i: number) => Partial<ResourceSample>): ResourceSample[] {
-  return Array.from({ length: seconds }, (_, i) => resourceSample(t0 + i * 1000, values(i)))
-}
-
-test('the bench finds this target by the system name', async () => {
-  assert.match(benchTargetPath('shortener'), /services\/shortener\/src\/bench-target\.ts$/)
-  assert.equal(await loadBenchTarget('shortener'), target)
-  await assert.rejects(loadBenchTarget('no-such-system'), /no bench target for no-such-system/)
+test('the bench finds this target by the system name, with its scripts in place', async () => {
+  await assertBenchTargetLoads(target)
 })
 
 test('its series are read from /metrics: the spool as a gauge, clicks and cache hits as rates', () => {
   const scrape = (spool: number, hits: number, dropped: number) =>
-    parsePrometheusText(`shortener_clicks_spooled ${spool}
+    `shortener_clicks_spooled ${spool}
 shortener_cache_hits_total{kind="link"} ${hits}
 shortener_cache_hits_total{kind="stale"} 10
 shortener_clicks_dropped_total{reason="spool_full"} ${dropped}
 pg_pool_requests_waiting{pool="primary"} 0
-`)
-  const raw = [
-    { tMs: t0, cpuSeconds: {}, metrics: metricsFromPrometheus(scrape(100, 990, 0), target.metrics) },
-    { tMs: t0 + 2000, cpuSeconds: {}, metrics: metricsFromPrometheus(scrape(300, 2990, 8), target.metrics) },
-  ]
+`
+  const raw = [scraped(0, scrape(100, 990, 0)), scraped(2000, scrape(300, 2990, 8))]
   const [d] = deriveSamples(raw, target.metrics)
   assert.equal(d?.system.spool, 300)
   assert.equal(d?.system.cacheHits, 1000)

@@ -68,6 +68,27 @@ export class KafkaAdmin {
     return (await this.partitionLag(groupId, topic)).reduce((sum, p) => sum + p.lag, 0)
   }
 
+  /**
+   * Commits `groupId`'s offsets on `topic` at each partition's current end, so the group's next
+   * member starts after every message already there (the events an earlier run left behind). The
+   * offsets are explicit numbers: kafkajs' `resetOffsets` seeks to "latest" (-1), which a consumer
+   * resolves only when it fetches, so nothing is committed and the group resumes where it was.
+   * Kafka refuses while the group has a live member. Returns the messages skipped.
+   */
+  async moveGroupToEnd(groupId: string, topic: string): Promise<number> {
+    const admin = await this.admin()
+    const skipped = await this.lag(groupId, topic)
+    const ends = await admin.fetchTopicOffsets(topic)
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+    })
+    const left = await this.lag(groupId, topic)
+    if (left !== 0) throw new Error(`${groupId} is still ${left} messages behind the end of ${topic}`)
+    return skipped
+  }
+
   async close(): Promise<void> {
     const admin = this.#admin
     this.#admin = undefined

@@ -47,7 +47,7 @@ export async function expectedTimelines(
                     SELECT u.id AS author_id
                     UNION ALL
                     SELECT f.followee_id FROM ${t.follows} f JOIN ${t.users} a ON a.id = f.followee_id
-                     WHERE f.follower_id = u.id AND ($3::int IS NULL OR a.follower_count < $3::int)
+                     WHERE f.follower_id = u.id AND ($3::int IS NULL OR (a.follower_count < $3::int AND NOT a.pulled))
                   ) src
                   CROSS JOIN LATERAL (
                     SELECT id FROM ${t.posts}

@@ -21,6 +21,7 @@ import {
 } from './consumer.ts'
 import { FollowerSource } from './followers.ts'
 import { createFanoutMetrics, type FanoutMetrics } from './metrics.ts'
+import { PulledAuthors } from './pulled-authors.ts'
 
 export interface FanoutDeps {
   /** The primary, search_path on the feed's schema. */
@@ -49,8 +50,9 @@ export interface Fanout {
 export function createFanout(config: Config, deps: FanoutDeps): Fanout {
   const switches = deps.switches ?? createMitigationState(config.mitigations)
   const metrics = createFanoutMetrics(deps.metrics)
+  const keys = new Keys(config.redisKeyPrefix)
   const store = new TimelineStore(deps.redis, {
-    keys: new Keys(config.redisKeyPrefix),
+    keys,
     timelineCap: config.timelineCap,
     authorRecentCap: config.authorRecentCap,
     activeWindowMs: config.activeWindowMs,
@@ -58,6 +60,7 @@ export function createFanout(config: Config, deps: FanoutDeps): Fanout {
   const applier = new FanoutApplier({
     store,
     followers: new FollowerSource(deps.pool),
+    pulledAuthors: new PulledAuthors(deps.pool, deps.redis, keys),
     switches,
     celebrityThreshold: config.celebrityThreshold,
     pipeline: config.fanoutPipeline,

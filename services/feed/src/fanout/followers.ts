@@ -9,6 +9,8 @@ export const FOLLOWER_PAGE_SIZE = 10_000
 
 export interface AuthorFacts {
   followerCount: number
+  /** The author was pulled before (migrations/0002): never pushed again. */
+  pulled: boolean
   /** The post is already deleted in Postgres: a late or replayed `post_created` must not push it. */
   postDeleted: boolean
 }
@@ -22,14 +24,24 @@ export class FollowerSource {
     this.#pageSize = pageSize
   }
 
-  /** The author's follower count (the celebrity test) and whether the post is deleted, in one read. */
+  /** The author's follower count and pulled flag (the celebrity test) and whether the post is deleted, in one read. */
   async facts(authorId: string, postId: string): Promise<AuthorFacts> {
-    const { rows } = await this.#pool.query<{ follower_count: number | null; deleted: boolean }>(
-      `SELECT (SELECT follower_count FROM users WHERE id = $1) AS follower_count,
-              EXISTS (SELECT 1 FROM posts WHERE id = $2 AND deleted_at IS NOT NULL) AS deleted`,
+    const { rows } = await this.#pool.query<{
+      follower_count: number | null
+      pulled: boolean | null
+      deleted: boolean
+    }>(
+      `SELECT u.follower_count, u.pulled,
+              EXISTS (SELECT 1 FROM posts WHERE id = $2 AND deleted_at IS NOT NULL) AS deleted
+         FROM (SELECT 1) one LEFT JOIN users u ON u.id = $1`,
       [authorId, postId],
     )
-    return { followerCount: rows[0]?.follower_count ?? 0, postDeleted: rows[0]?.deleted ?? false }
+    const row = rows[0]
+    return {
+      followerCount: row?.follower_count ?? 0,
+      pulled: row?.pulled ?? false,
+      postDeleted: row?.deleted ?? false,
+    }
   }
 
   /** Every follower of `authorId`, a page at a time, in follower_id order. */

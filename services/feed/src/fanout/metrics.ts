@@ -32,7 +32,7 @@ export function createFanoutMetrics(metrics: Metrics): FanoutMetrics {
   return {
     deliveries: metrics.counter({
       name: 'feed_fanout_deliveries_total',
-      help: 'timeline inserts by the fan-out, by result (added, already, inactive)',
+      help: 'timeline inserts by the fan-out, by result (added, already, inactive, unfollowed)',
       labelNames: ['result'],
     }),
     events: metrics.counter({

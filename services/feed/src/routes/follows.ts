@@ -98,8 +98,8 @@ async function afterFollowChange(
     timeline: async () => {
       if (op === 'follow' && celebrity) return
       const ids = await deps.posts.newestIds(targetId, deps.timelineCap)
-      if (op === 'follow') await deps.store.addToTimeline(followerId, ids)
-      else await deps.store.removeFromTimelines([followerId], ids, 1)
+      if (op === 'follow') await deps.store.follow(followerId, targetId, ids)
+      else await deps.store.unfollow(followerId, targetId, ids)
     },
     followedCelebrities: () => deps.redis.del(deps.keys.followedCelebrities(followerId)),
     sessionLsn: () => deps.sessionLsn.recordWrite(followerId),

@@ -19,6 +19,8 @@ export interface CelebrityMergeOptions {
   store: TimelineStore
   /** Pool for authors' posts when their recent set is missing (the replica). */
   replica: pg.Pool
+  /** Pool for a list invalidated by a new pulled author (the replica may lag the flag). */
+  primary: pg.Pool
   /** Where this user's reads go (SessionLsn.routeFor): their own last follow must be visible. */
   routeFor(userId: string): Promise<ReadRoute>
   threshold: number
@@ -26,6 +28,12 @@ export interface CelebrityMergeOptions {
   cacheTtlMs: number
   authorRecentCap: number
   metrics: ReaderMetrics
+}
+
+/** A cached followed-celebrities list and the celebrity epoch it was computed at. */
+interface CachedCelebrities {
+  epoch: string
+  ids: string[]
 }
 
 export class CelebrityMerge {
@@ -36,25 +44,38 @@ export class CelebrityMerge {
     this.#o = options
   }
 
-  /** The ids of the celebrities `userId` follows now (cached). */
+  /**
+   * The ids of the celebrities `userId` follows now: at or above the threshold, or pulled before
+   * (migrations/0002). Cached with the celebrity epoch it was computed at; a list from an older
+   * epoch (an author became pulled since, fanout/pulled-authors.ts) is read again from the
+   * primary, because the replica may not have replayed the flag yet.
+   */
   async followed(userId: string): Promise<string[]> {
     const { redis, keys, cacheTtlMs } = this.#o
     const key = keys.followedCelebrities(userId)
+    let epoch: string | null = null
+    let route: ReadRoute | undefined
     if (cacheTtlMs > 0) {
-      const cached = await redis.get(key)
-      if (cached !== null) return JSON.parse(cached) as string[]
+      const [cached = null, current = null] = await redis.mget(key, keys.celebrityEpoch())
+      epoch = current ?? '0'
+      const list = cached === null ? undefined : (JSON.parse(cached) as CachedCelebrities)
+      if (list?.epoch === epoch) return list.ids
+      if (list !== undefined) route = { pool: this.#o.primary, target: 'primary' }
     }
-    const route = await this.#o.routeFor(userId)
+    route ??= await this.#o.routeFor(userId)
     const { rows } = await countedQuery<{ id: string }>(
       this.#o.metrics,
       route,
       'followed_celebrities',
       `SELECT f.followee_id::text AS id FROM follows f JOIN users u ON u.id = f.followee_id
-       WHERE f.follower_id = $1 AND u.follower_count >= $2`,
+       WHERE f.follower_id = $1 AND (u.follower_count >= $2 OR u.pulled)`,
       [userId, this.#o.threshold],
     )
     const ids = rows.map((r) => r.id)
-    if (cacheTtlMs > 0) await redis.set(key, JSON.stringify(ids), 'PX', cacheTtlMs)
+    if (epoch !== null) {
+      const entry: CachedCelebrities = { epoch, ids }
+      await redis.set(key, JSON.stringify(entry), 'PX', cacheTtlMs)
+    }
     return ids
   }
 

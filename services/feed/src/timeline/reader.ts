@@ -8,6 +8,7 @@
  * The cursor is a post id and every source is read strictly below it, so a page never repeats or
  * skips an item because of posts created meanwhile: those have larger ids (ids.ts).
  */
+import { createRedisLease } from '@faultline/kit/redis-lease'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { Registry } from 'prom-client'
@@ -22,7 +23,6 @@ import { Hydrator } from './hydrate.ts'
 import { createReaderMetrics, type ReaderMetrics } from './metrics.ts'
 import { OwnRecentPosts } from './own-posts.ts'
 import { TimelineRebuilder } from './rebuild.ts'
-import { createRebuildLease } from './rebuild-lease.ts'
 
 /** Structural subset of a pino logger. */
 export interface ReaderLog {
@@ -77,7 +77,10 @@ export class HomeTimelineReader implements TimelineReader {
     this.rebuilder = new TimelineRebuilder({
       store,
       redis,
-      lease: createRebuildLease(redis, store.keys, config.rebuildLeaseMs),
+      lease: createRedisLease(redis, {
+        key: (userId) => store.keys.rebuildLease(userId),
+        leaseMs: config.rebuildLeaseMs,
+      }),
       primary: o.primary,
       routeFor,
       mitigations: o.mitigations,
@@ -94,6 +97,7 @@ export class HomeTimelineReader implements TimelineReader {
       keys: store.keys,
       store,
       replica: o.replica,
+      primary: o.primary,
       routeFor,
       threshold: config.celebrityThreshold,
       cacheTtlMs: config.celebrityCacheTtlMs,

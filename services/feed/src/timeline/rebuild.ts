@@ -11,6 +11,7 @@
  * Both off (naive): every read of a cold timeline queries Postgres itself, with no limit.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { RedisLease } from '@faultline/kit/redis-lease'
 import { Bulkhead, BulkheadFullError, SingleFlight } from '@faultline/resilience'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
@@ -18,7 +19,6 @@ import type { MitigationState } from '../mitigations.ts'
 import type { ReadRoute } from '../session-lsn.ts'
 import type { TimelineStore } from '../timeline-store.ts'
 import { countedQuery, type ReaderMetrics } from './metrics.ts'
-import type { RebuildLease } from './rebuild-lease.ts'
 
 /** What a read learns from `ensureBuilt`: go on reading the timeline, answer 206, or 404. */
 export type RebuildResult = 'built' | 'rebuilding' | 'missing'
@@ -33,7 +33,8 @@ export interface TimelineRebuilderOptions {
   store: TimelineStore
   /** Only to drop a timeline whose rebuild failed (TimelineStore has no delete). */
   redis: Redis
-  lease: RebuildLease
+  /** The cross-instance lease of one timeline's rebuild (`feed:rebuild:<user>`). */
+  lease: RedisLease
   primary: pg.Pool
   /** Where this user's reads go (SessionLsn.routeFor): their own last follow must be visible. */
   routeFor(userId: string): Promise<ReadRoute>
@@ -51,17 +52,18 @@ export interface TimelineRebuilderOptions {
 
 /**
  * The newest TIMELINE_CAP non-deleted posts of the user and of everyone they follow — without
- * celebrities when hybridFanout is on ($3 = threshold), they are merged at read time. One index
+ * celebrities (or authors pulled before, migrations/0002) when hybridFanout is on ($3 = threshold):
+ * they are merged at read time. One index
  * range per author (posts_author_idx), so the cost is followees × cap rows at most, never a sort
  * of every post of every followee.
  */
 const rebuildSql = `
-SELECT p.id::text AS id
+SELECT p.id::text AS id, a.author_id::text AS author_id
 FROM (
   SELECT $1::bigint AS author_id
   UNION ALL
   SELECT f.followee_id FROM follows f JOIN users u ON u.id = f.followee_id
-  WHERE f.follower_id = $1 AND ($3::int IS NULL OR u.follower_count < $3)
+  WHERE f.follower_id = $1 AND ($3::int IS NULL OR (u.follower_count < $3 AND NOT u.pulled))
 ) a
 CROSS JOIN LATERAL (
   SELECT id FROM posts
@@ -182,24 +184,35 @@ export class TimelineRebuilder {
   /**
    * Create the empty timeline first, then query, then add: a fan-out that lands between the
    * query and the add is kept (the timeline exists, so the worker pushes to it), and one that
-   * landed before the create is in the query's result. A failed query removes the empty timeline
+   * landed before the create is in the query's result; an unfollow between the query and the add
+   * is applied again after the add. A failed query removes the empty timeline
    * again, so the next read retries instead of serving an empty page.
    */
   async #build(userId: string): Promise<void> {
     const { store, metrics } = this.#o
     const hybrid = this.#o.mitigations.current.hybridFanout
     await store.buildTimeline(userId, [])
+    const queriedAtMs = Date.now()
     try {
       const route = await this.#o.routeFor(userId)
       metrics.rebuildQueries.inc()
-      const { rows } = await countedQuery<{ id: string }>(metrics, route, 'timeline_rebuild', rebuildSql, [
-        userId,
-        this.#o.timelineCap,
-        hybrid ? this.#o.celebrityThreshold : null,
-      ])
+      const { rows } = await countedQuery<{ id: string; author_id: string }>(
+        metrics,
+        route,
+        'timeline_rebuild',
+        rebuildSql,
+        [userId, this.#o.timelineCap, hybrid ? this.#o.celebrityThreshold : null],
+      )
       await store.buildTimeline(
         userId,
         rows.map((r) => r.id),
+      )
+      // An unfollow that committed after the query read the followees, and took the author's
+      // posts out before the add above, would leave them in: take them out again.
+      await store.dropUnfollowedSince(
+        userId,
+        queriedAtMs,
+        rows.map((r) => ({ id: r.id, authorId: r.author_id })),
       )
     } catch (err) {
       await store.deleteTimeline(userId).catch(() => {})
