@@ -13,6 +13,7 @@ import {
   Type,
 } from '@faultline/kit/config'
 import { type Mitigations, switches } from './mitigations.ts'
+import type { ProcessingLimits } from './processor/limits.ts'
 
 export { ConfigError }
 
@@ -140,7 +141,8 @@ export interface Config {
     bucket: string
     timeoutMs: number
   }
-  limits: { maxUploadBytes: number; maxPixels: number; maxFrames: number; jobTimeoutMs: number }
+  /** The processor's limits (src/processor/limits.ts); maxBytes is also the upload limit. */
+  limits: ProcessingLimits
   jobAttempts: number
   concurrency: { new: number; backfill: number }
   newLaneSloMs: number
@@ -190,10 +192,10 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: e.S3_TIMEOUT_MS,
     },
     limits: {
-      maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      maxBytes: e.MAX_UPLOAD_BYTES,
       maxPixels: e.MAX_PIXELS,
       maxFrames: e.MAX_FRAMES,
-      jobTimeoutMs: e.JOB_TIMEOUT_MS,
+      maxTimeMs: e.JOB_TIMEOUT_MS,
     },
     jobAttempts: e.JOB_ATTEMPTS,
     concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
