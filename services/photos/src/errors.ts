@@ -2,7 +2,8 @@ import { defineError } from '@faultline/kit/errors'
 
 /**
  * One code per failure, prefixed `PHOTOS_ERR_`, so a client (or a log search) tells them apart
- * without parsing messages. The kit's error handler sends `{ statusCode, code, error, message,
+ * without parsing messages (the storage failures — 413, 503 + Retry-After — are in
+ * storage/errors.ts, the processing reasons in processor/errors.ts). The kit's error handler sends `{ statusCode, code, error, message,
  * field? }`.
  */
 export const InvalidFieldError = defineError<[string]>('PHOTOS_ERR_INVALID_FIELD', '%s', 400)
@@ -15,17 +16,6 @@ export const UploadNotFoundError = defineError<[string]>(
   'PHOTOS_ERR_UPLOAD_NOT_FOUND',
   'no upload with id %s',
   404,
-)
-export const TooLargeError = defineError<[number]>(
-  'PHOTOS_ERR_TOO_LARGE',
-  'the file is larger than the limit of %d bytes',
-  413,
-)
-export const UploadMismatchError = defineError<[string]>('PHOTOS_ERR_UPLOAD_MISMATCH', '%s', 422)
-export const StorageUnavailableError = defineError(
-  'PHOTOS_ERR_STORAGE_UNAVAILABLE',
-  'the object store is unavailable; nothing was stored, retry later',
-  503,
 )
 export const UnauthorizedError = defineError('PHOTOS_ERR_UNAUTHORIZED', 'missing or wrong admin token', 401)
 

@@ -216,6 +216,16 @@ export class PhotoRepository {
     return rows.map((r) => ({ id: r.id, ownerId: r.owner_id }))
   }
 
+  /** Whether the owner has a photo with this variant object (the variant route's check). */
+  async ownsVariant(ownerId: string, objectKey: string): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      `SELECT 1 FROM variants v JOIN photos p ON p.id = v.photo_id
+        WHERE v.object_key = $1 AND p.owner_id = $2 LIMIT 1`,
+      [objectKey, ownerId],
+    )
+    return (rowCount ?? 0) > 0
+  }
+
   /** Every photo id after `afterId`, in id order, a page at a time: "reprocess all". */
   async idsAfter(afterId: string, limit: number): Promise<string[]> {
     const { rows } = await this.#pool.query<{ id: string }>(

@@ -1,0 +1,69 @@
+/**
+ * The photo API's wiring, in one place (the shortener's model): every component from the config
+ * and the clients server.ts made, so tests build the same graph against their own infra.
+ */
+import { createMetrics } from '@faultline/kit/metrics'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import type { AppDeps } from './app.ts'
+import type { Config } from './config.ts'
+import { PhotoEventHub } from './events.ts'
+import { Keys } from './keys.ts'
+import { createMitigationState, type MitigationState } from './mitigations.ts'
+import { LaneQueues, queueConnection } from './queue/lanes.ts'
+import { PhotoRepository } from './repositories/photos.ts'
+import { proxiedVariantUrls } from './routes/views.ts'
+import { ObjectStore } from './storage/object-store.ts'
+import type { S3Client } from './storage/s3-client.ts'
+import { S3Gate } from './storage/s3-gate.ts'
+
+export interface PhotoClients {
+  pool: pg.Pool
+  /** A cache Redis connection for subscribe mode only (SSE). */
+  subscriber: Redis
+  s3: S3Client
+  log: { warn(obj: object, msg: string): void }
+}
+
+/** The switch-aware S3 gate and store both processes use. */
+export function createStorage(config: Config, s3: S3Client, mitigations: MitigationState) {
+  const gate = new S3Gate({
+    client: s3,
+    bucket: config.s3.bucket,
+    breakerEnabled: () => mitigations.current.s3Breaker,
+  })
+  return { gate, store: new ObjectStore(gate) }
+}
+
+/** The queues with attempts from the deadLetter switch (off: retried without end). */
+export function createQueues(config: Config, keys: Keys, mitigations: MitigationState): LaneQueues {
+  return new LaneQueues({
+    connection: queueConnection(config.queueRedisUrl),
+    keys,
+    attempts: () => (mitigations.current.deadLetter ? config.jobAttempts : Number.MAX_SAFE_INTEGER),
+  })
+}
+
+export function createPhotosApi(config: Config, clients: PhotoClients) {
+  const mitigations = createMitigationState(config.mitigations)
+  const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
+  const metrics = createMetrics({ defaultLabels: { service: 'photos', instance: config.instanceId } })
+  const photos = new PhotoRepository(clients.pool)
+  const { gate, store } = createStorage(config, clients.s3, mitigations)
+  const queues = createQueues(config, keys, mitigations)
+  const appDeps: AppDeps = {
+    photos,
+    store,
+    accept: { photos, queues, deleteObject: (key) => store.delete(key), log: clients.log },
+    events: new PhotoEventHub(clients.subscriber, keys),
+    variantUrls: proxiedVariantUrls(config.publicBaseUrl),
+    maxUploadBytes: config.limits.maxBytes,
+    page: { pageDefault: config.pageDefault, pageMax: config.pageMax },
+    sseTimeoutMs: config.sseTimeoutMs,
+    mitigations,
+    metrics,
+    adminToken: config.adminToken,
+    logRequests: config.logRequests,
+  }
+  return { appDeps, mitigations, keys, photos, gate, store, queues }
+}
