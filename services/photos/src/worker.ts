@@ -69,6 +69,7 @@ async function main(config: Config): Promise<void> {
     },
     stop: () => worker.workers.close(),
     closers: [
+      { name: 'sandbox', close: () => worker.sandbox.close() },
       { name: 'queues', close: () => worker.queues.close() },
       { name: 'redis', close: () => redis.quit().catch(() => redis.disconnect()) },
       { name: 's3', close: () => s3.destroy() },

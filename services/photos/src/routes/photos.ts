@@ -4,6 +4,7 @@
  * Every read is the owner's only: another user's id is the same 404 as an unknown one.
  */
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import type {} from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { invalidField, photoNotFound } from '../errors.ts'
@@ -48,8 +49,7 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
       })
     } catch (err) {
       if (err instanceof TooLargeError) err.field = 'body.file'
-      // Drain what the client still sends, so the 413/503 reaches it instead of a reset.
-      file.file.resume()
+      discardRest(request.raw, deps.maxUploadBytes)
       throw err
     }
     const { photo, created } = await acceptStoredOriginal(deps.accept, {
@@ -101,6 +101,22 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
       .header('cache-control', 'private, max-age=31536000, immutable')
       .send(body)
   })
+}
+
+/**
+ * After a refused upload the parser has stopped reading: discard what the client still sends, so
+ * it finishes its request and reads the 413/503 (a client still writing when the connection
+ * closes sees a reset, not the answer) — but only so much: past `limitBytes` more, the socket is
+ * destroyed, so a client streaming gigabytes cannot hold the connection.
+ */
+function discardRest(raw: IncomingMessage, limitBytes: number): void {
+  raw.unpipe()
+  let discarded = 0
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > limitBytes) raw.socket.destroy()
+  })
+  raw.resume()
 }
 
 async function ownedPhoto(deps: PhotoRouteDeps, ownerId: string, rawId: string): Promise<Photo> {

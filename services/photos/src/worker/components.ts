@@ -12,6 +12,7 @@ import { PhotoEventPublisher } from '../events.ts'
 import { Keys } from '../keys.ts'
 import { createMitigationState } from '../mitigations.ts'
 import { processImage } from '../processor/process-image.ts'
+import { SandboxPool } from '../processor/sandbox.ts'
 import { queueConnection } from '../queue/lanes.ts'
 import { PhotoRepository } from '../repositories/photos.ts'
 import { variantKey } from '../storage/object-store.ts'
@@ -40,6 +41,8 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     help: 'processing jobs finished, by lane and outcome (ready, failed, missing, dead_lettered)',
     labelNames: ['lane', 'outcome'],
   })
+  // One thread per job slot of both lanes, started on first use.
+  const sandbox = new SandboxPool({ size: config.concurrency.new + config.concurrency.backfill })
   const workers = new LaneWorkers({
     connection: queueConnection(config.queueRedisUrl),
     keys,
@@ -57,8 +60,12 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
         return key
       },
       deleteObject: (key) => store.delete(key),
-      // Until the sandbox lands (src/processor/sandbox.ts), inline in both modes.
-      process: (input, limits, startedAtMs) => processImage(input, limits, { startedAtMs }),
+      // Sandboxed: a worker thread with a heap cap and the time limit, the event loop left free
+      // to renew job locks. Off (pm21's naive): on this thread.
+      process: (input, limits, startedAtMs) =>
+        mitigations.current.sandboxedProcessing
+          ? sandbox.run(input, limits, { startedAtMs })
+          : processImage(input, limits, { startedAtMs }),
       announce,
       limits: config.limits,
       switches: mitigations,
@@ -67,5 +74,5 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     onDeadLetter: (lane) => outcomes.inc({ lane, outcome: 'dead_lettered' }),
     log: clients.log,
   })
-  return { mitigations, keys, photos, gate, store, queues, workers }
+  return { mitigations, keys, photos, gate, store, queues, workers, sandbox }
 }
