@@ -25,6 +25,10 @@ CREATE TABLE photos (
 );
 -- An owner's photos newest first (the list, cursor = id).
 CREATE INDEX photos_owner_idx ON photos (owner_id, id DESC);
+-- The reaper asks whether an object under incoming/ belongs to a photo before it deletes it.
+CREATE INDEX photos_original_key_idx ON photos (original_key);
+-- The reaper's repair: photos still processing long after their upload.
+CREATE INDEX photos_processing_idx ON photos (created_at) WHERE status = 'processing';
 
 -- A photo's derivatives: content-addressed objects (variants/<sha256>.<ext>), so they are
 -- immutable and cacheable for a year; a reprocess writes new keys and swaps the rows.
@@ -57,3 +61,4 @@ CREATE TABLE uploads (
   expires_at timestamptz NOT NULL
 );
 CREATE INDEX uploads_pending_idx ON uploads (expires_at) WHERE status = 'pending';
+CREATE INDEX uploads_object_key_idx ON uploads (object_key);

@@ -1,5 +1,5 @@
 /**
- * The photo system as the lab and `./faultline up photos` see it: its switch manifest and its two
+ * The photo system as the lab and `./faultline up photos` see it: its switch manifest and its three
  * processes (each serves /healthz, /readyz, /metrics and /admin/mitigations on PORT).
  */
 import { defineSystem } from '@faultline/lab'
@@ -11,5 +11,6 @@ export default defineSystem({
   services: {
     api: { entry: 'services/photos/src/server.ts', role: 'http' },
     worker: { entry: 'services/photos/src/worker.ts', role: 'worker' },
+    reaper: { entry: 'services/photos/src/reaper.ts', role: 'worker' },
   },
 })

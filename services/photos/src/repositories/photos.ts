@@ -226,6 +226,18 @@ export class PhotoRepository {
     return (rowCount ?? 0) > 0
   }
 
+  /** Which of these object keys a photo or an upload still refers to (the reaper keeps those). */
+  async referencedKeys(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set()
+    const { rows } = await this.#pool.query<{ key: string }>(
+      `SELECT original_key AS key FROM photos WHERE original_key = ANY($1::text[])
+       UNION
+       SELECT object_key FROM uploads WHERE object_key = ANY($1::text[]) AND status <> 'aborted'`,
+      [keys],
+    )
+    return new Set(rows.map((r) => r.key))
+  }
+
   /** Every photo id after `afterId`, in id order, a page at a time: "reprocess all". */
   async idsAfter(afterId: string, limit: number): Promise<string[]> {
     const { rows } = await this.#pool.query<{ id: string }>(
