@@ -60,6 +60,7 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
     maxUploadBytes: config.limits.maxBytes,
     page: { pageDefault: config.pageDefault, pageMax: config.pageMax },
     sseTimeoutMs: config.sseTimeoutMs,
+    durableAck: () => mitigations.current.durableAck,
     mitigations,
     metrics,
     adminToken: config.adminToken,

@@ -15,7 +15,7 @@ export const switches = defineSwitches({
   },
   s3Breaker: {
     description:
-      'a circuit breaker around S3: the API fails fast with 503 and the workers pause their queues while it is open, resuming when a probe succeeds; off = every request and job waits for S3 to time out, and jobs burn their attempts',
+      'a circuit breaker around S3: while it is open, uploads fail fast with 503 + Retry-After and jobs fail fast (and retry later) instead of each waiting for S3 to time out; off = every request and job tries S3 and waits for its timeout',
     default: true,
     defends: ['pm08'],
   },

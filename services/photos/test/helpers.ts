@@ -65,8 +65,11 @@ export interface PhotosHarness {
   objects(prefix?: string): Promise<string[]>
 }
 
-export async function photosHarness(t: AfterHost): Promise<PhotosHarness> {
-  const infra = await testInfra(t, { need: ['postgres', 'redis', 'queueRedis', 's3'] })
+export async function photosHarness(
+  t: AfterHost,
+  o: { need?: Array<'toxiproxy'> } = {},
+): Promise<PhotosHarness> {
+  const infra = await testInfra(t, { need: ['postgres', 'redis', 'queueRedis', 's3', ...(o.need ?? [])] })
   const { schema, pool: db } = await infra.schema()
   await runMigrations({ pool: db, schema })
   const id = randomId()

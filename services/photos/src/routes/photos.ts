@@ -4,6 +4,7 @@
  * Every read is the owner's only: another user's id is the same 404 as an unknown one.
  */
 import { randomUUID } from 'node:crypto'
+import { unlink } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import type {} from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -15,6 +16,7 @@ import { TooLargeError } from '../storage/errors.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { Photo, PhotoStatus } from '../types.ts'
 import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
+import { type Spooled, spoolToDisk, writeSpoolLater } from '../uploads/spool.ts'
 import { ownerOf } from './owner.ts'
 import { photoView, type VariantUrls } from './views.ts'
 
@@ -27,6 +29,8 @@ export interface PhotoRouteDeps {
   maxUploadBytes: number
   page: { pageDefault: number; pageMax: number }
   sseTimeoutMs: number
+  /** The durableAck switch: 201 only after S3 has the object (on), or once the bytes are spooled (off). */
+  durableAck(): boolean
 }
 
 const terminal: ReadonlySet<PhotoStatus> = new Set(['ready', 'failed'])
@@ -41,12 +45,19 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     if (!file || file.fieldname !== 'file')
       throw invalidField('body', 'file', 'is required (a form field named "file")')
     const objectKey = `incoming/${ownerId}/${randomUUID()}`
+    const durable = deps.durableAck()
     let stored: { bytes: number; sha256: string }
+    let spooled: Spooled | undefined
     try {
-      stored = await deps.store.putStream(objectKey, file.file, {
-        contentType: 'application/octet-stream',
-        maxBytes: deps.maxUploadBytes,
-      })
+      if (durable) {
+        stored = await deps.store.putStream(objectKey, file.file, {
+          contentType: 'application/octet-stream',
+          maxBytes: deps.maxUploadBytes,
+        })
+      } else {
+        spooled = await spoolToDisk(file.file, deps.maxUploadBytes)
+        stored = spooled
+      }
     } catch (err) {
       if (err instanceof TooLargeError) err.field = 'body.file'
       discardRest(request.raw, deps.maxUploadBytes)
@@ -59,6 +70,10 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
       bytes: stored.bytes,
       filename: file.filename || undefined,
     })
+    if (spooled) {
+      if (created) void writeSpoolLater(deps.store, spooled, objectKey, request.log)
+      else await unlink(spooled.path).catch(() => {})
+    }
     return reply.code(created ? 201 : 200).send(photoView(photo, deps.variantUrls(request)))
   })
 
