@@ -13,9 +13,8 @@ import { createMitigationState, type MitigationState } from './mitigations.ts'
 import { LaneQueues, queueConnection } from './queue/lanes.ts'
 import { PhotoRepository } from './repositories/photos.ts'
 import { proxiedVariantUrls } from './routes/views.ts'
-import { ObjectStore } from './storage/object-store.ts'
+import { createStorage } from './storage/index.ts'
 import type { S3Client } from './storage/s3-client.ts'
-import { S3Gate } from './storage/s3-gate.ts'
 
 export interface PhotoClients {
   pool: pg.Pool
@@ -25,14 +24,14 @@ export interface PhotoClients {
   log: { warn(obj: object, msg: string): void }
 }
 
-/** The switch-aware S3 gate and store both processes use. */
-export function createStorage(config: Config, s3: S3Client, mitigations: MitigationState) {
-  const gate = new S3Gate({
+/** The storage every process uses: the bucket behind the s3Breaker switch. */
+export function photoStorage(config: Config, s3: S3Client, mitigations: MitigationState) {
+  const { gate, objects, uploads } = createStorage({
     client: s3,
     bucket: config.s3.bucket,
     breakerEnabled: () => mitigations.current.s3Breaker,
   })
-  return { gate, store: new ObjectStore(gate) }
+  return { gate, store: objects, uploads }
 }
 
 /** The queues with attempts from the deadLetter switch (off: retried without end). */
@@ -49,7 +48,7 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
   const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
   const metrics = createMetrics({ defaultLabels: { service: 'photos', instance: config.instanceId } })
   const photos = new PhotoRepository(clients.pool)
-  const { gate, store } = createStorage(config, clients.s3, mitigations)
+  const { gate, store } = photoStorage(config, clients.s3, mitigations)
   const queues = createQueues(config, keys, mitigations)
   const appDeps: AppDeps = {
     photos,

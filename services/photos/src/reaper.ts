@@ -12,13 +12,12 @@ import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import { runWorker } from '@faultline/kit/worker'
 import { ensureBucket } from './bucket.ts'
-import { createQueues, createStorage } from './components.ts'
+import { createQueues, photoStorage } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
 import { Keys } from './keys.ts'
 import { createMitigationState } from './mitigations.ts'
 import { reapOnce } from './reaper/reap.ts'
 import { PhotoRepository } from './repositories/photos.ts'
-import { PresignedUploads } from './storage/presigned-uploads.ts'
 import { createS3 } from './storage/s3-client.ts'
 
 async function main(config: Config): Promise<void> {
@@ -41,7 +40,7 @@ async function main(config: Config): Promise<void> {
   })
   const mitigations = createMitigationState(config.mitigations)
   const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
-  const { gate, store } = createStorage(config, s3, mitigations)
+  const { gate, store, uploads } = photoStorage(config, s3, mitigations)
   const queues = createQueues(config, keys, mitigations)
   const metrics = createMetrics({ defaultLabels: { service: 'photos-reaper', instance: config.instanceId } })
   const counters = {
@@ -68,7 +67,7 @@ async function main(config: Config): Promise<void> {
     queues,
     gate,
     store,
-    uploads: new PresignedUploads(gate),
+    uploads,
     uploadTtlMs: config.uploadTtlMs,
   }
   let timer: NodeJS.Timeout | undefined

@@ -6,7 +6,7 @@
 import type { Metrics } from '@faultline/kit/metrics'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import { createQueues, createStorage } from '../components.ts'
+import { createQueues, photoStorage } from '../components.ts'
 import type { Config } from '../config.ts'
 import { PhotoEventPublisher } from '../events.ts'
 import { Keys } from '../keys.ts'
@@ -31,7 +31,7 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
   const mitigations = createMitigationState(config.mitigations)
   const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
   const photos = new PhotoRepository(clients.pool)
-  const { gate, store } = createStorage(config, clients.s3, mitigations)
+  const { gate, store } = photoStorage(config, clients.s3, mitigations)
   const queues = createQueues(config, keys, mitigations)
   const publisher = new PhotoEventPublisher(clients.redis, keys)
   const announce = (photoId: string, status: 'processing' | 'ready' | 'failed') =>
