@@ -92,8 +92,11 @@ export class LaneWorkers {
 
   /** After the last attempt: the photo is failed, and the job goes to the dead-letter queue. */
   async #afterFailure(lane: Lane, job: Job<ProcessJobData>, err: Error): Promise<void> {
+    // Final when BullMQ will not run it again: its attempts are spent, or it stalled more often
+    // than allowed (a processor that kills its process: pm17) — then it stays `failed` with
+    // attempts left, and only its state says so.
     const attempts = job.opts.attempts ?? 1
-    if (job.attemptsMade < attempts) return
+    if (job.attemptsMade < attempts && (await job.getState().catch(() => 'unknown')) !== 'failed') return
     const reason = `processing failed ${job.attemptsMade} times: ${err.message}`
     try {
       await this.#o.queues.dead.add(
