@@ -3,17 +3,26 @@ import type { Metrics } from '@faultline/kit/metrics'
 import { createService, type Logger } from '@faultline/kit/service'
 import { installSwitches } from '@faultline/kit/switches'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { type AdminRouteDeps, adminRoutes } from './admin/routes.ts'
 import { UnauthorizedError } from './errors.ts'
 import type { MitigationState } from './mitigations.ts'
 import { type PhotoRouteDeps, photoRoutes } from './routes/photos.ts'
+import { type UploadRouteDeps, uploadRoutes } from './routes/uploads.ts'
+import { type TusRouteDeps, tusRoutes } from './tus/routes.ts'
 
 export interface AppDeps extends PhotoRouteDeps {
   mitigations: MitigationState
+  /** The presigned-upload flow (`POST /api/uploads`, `…/:id/complete`). */
+  presigned: UploadRouteDeps['presigned']
+  /** `POST /admin/reprocess` ("reprocess all" on the backfill lane). */
+  reprocess: AdminRouteDeps['reprocess']
   /** The kit's per-app registry (also serves /metrics). */
   metrics: Metrics
   adminToken?: string | undefined
   logRequests?: boolean
   logger?: Logger | FastifyBaseLogger
+  /** Resumable uploads at /api/tus (src/tus); absent: not mounted. */
+  tus?: TusRouteDeps
 }
 
 /**
@@ -40,5 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     unauthorizedError: UnauthorizedError,
   })
   await photoRoutes(app, deps)
+  await adminRoutes(app, { reprocess: deps.reprocess, adminToken: deps.adminToken })
+  if (deps.tus) await tusRoutes(app, deps.tus)
+  await uploadRoutes(app, deps)
   return app
 }

@@ -67,6 +67,11 @@ export const configSchema = Type.Object({
     description: 'bucket of originals and variants',
   }),
   S3_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  S3_PUBLIC_ENDPOINT: Type.String({
+    default: '',
+    description:
+      'S3 endpoint put in presigned URLs, when clients reach S3 at another address than the services (compose: http://localhost:<port>); default S3_ENDPOINT',
+  }),
   S3_TIMEOUT_MS: int(5000, 1, 'an S3 request (one part of a multipart upload) slower than this fails'),
   MAX_UPLOAD_BYTES: int(
     50 * MiB,
@@ -81,6 +86,11 @@ export const configSchema = Type.Object({
   MAX_FRAMES: int(100, 1, 'animated images with more frames fail with a reason'),
   JOB_TIMEOUT_MS: int(30_000, 1, "a processing job's time limit (from its start with timeoutFromStart)"),
   JOB_ATTEMPTS: int(3, 1, 'attempts of a processing job before it is dead-lettered (deadLetter)'),
+  JOB_BACKOFF_MS: int(
+    1000,
+    1,
+    "first retry delay of a failed processing job, doubled each attempt (with jitter); fixed when the job is enqueued, so it is the enqueuing process's (API, reaper, reprocess) value that counts",
+  ),
   WORKER_CONCURRENCY_NEW: int(2, 1, 'jobs at once per worker on the new-uploads lane'),
   WORKER_CONCURRENCY_BACKFILL: int(1, 1, 'jobs at once per worker on the backfill lane'),
   NEW_LANE_SLO_MS: int(
@@ -101,6 +111,17 @@ export const configSchema = Type.Object({
     'declared sizes above this get presigned multipart parts',
   ),
   PRESIGN_PART_BYTES: int(8 * MiB, 5 * MiB, 'part size of a presigned multipart upload (S3 minimum 5 MiB)'),
+  TUS_PART_BYTES: int(8 * MiB, 5 * MiB, 'preferred S3 part size of a tus upload (S3 minimum 5 MiB)'),
+  TUS_LOCK_TTL_MS: int(
+    30_000,
+    100,
+    'a tus upload lock (in the cache Redis, shared by every API instance) whose holder stopped renewing it frees itself after this long',
+  ),
+  TUS_LOCK_TIMEOUT_MS: int(
+    10_000,
+    1,
+    'a tus request waits this long for a lock held by another request, then answers 423 (tus clients retry)',
+  ),
   VARIANT_URLS: Type.Enum(['proxy', 'presigned'], {
     default: 'proxy',
     description: 'variants served by the API (content-addressed, immutable) or as presigned S3 GETs',
@@ -135,6 +156,8 @@ export interface Config {
   queuePrefix: string
   s3: {
     endpoint: string
+    /** The endpoint in presigned URLs (S3_PUBLIC_ENDPOINT, default `endpoint`). */
+    publicEndpoint: string
     region: string
     accessKeyId: string
     secretAccessKey: string
@@ -144,11 +167,14 @@ export interface Config {
   /** The processor's limits (src/processor/limits.ts); maxBytes is also the upload limit. */
   limits: ProcessingLimits
   jobAttempts: number
+  jobBackoffMs: number
   concurrency: { new: number; backfill: number }
   newLaneSloMs: number
   uploadTtlMs: number
   reaperIntervalMs: number
   presign: { expiresS: number; multipartThresholdBytes: number; partBytes: number }
+  /** Resumable (tus) uploads: S3 part size and the cross-instance lock (src/tus). */
+  tus: { partBytes: number; lockTtlMs: number; lockTimeoutMs: number }
   variantUrls: 'proxy' | 'presigned'
   sseTimeoutMs: number
   pageDefault: number
@@ -185,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: e.QUEUE_PREFIX,
     s3: {
       endpoint: e.S3_ENDPOINT,
+      publicEndpoint: e.S3_PUBLIC_ENDPOINT || e.S3_ENDPOINT,
       region: e.S3_REGION,
       accessKeyId: e.S3_ACCESS_KEY,
       secretAccessKey: e.S3_SECRET_KEY,
@@ -198,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTimeMs: e.JOB_TIMEOUT_MS,
     },
     jobAttempts: e.JOB_ATTEMPTS,
+    jobBackoffMs: e.JOB_BACKOFF_MS,
     concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
     newLaneSloMs: e.NEW_LANE_SLO_MS,
     uploadTtlMs: e.UPLOAD_TTL_S * 1000,
@@ -206,6 +234,11 @@ export function loadConfig(env: Env = process.env): Config {
       expiresS: e.PRESIGN_EXPIRES_S,
       multipartThresholdBytes: e.PRESIGN_MULTIPART_THRESHOLD_BYTES,
       partBytes: e.PRESIGN_PART_BYTES,
+    },
+    tus: {
+      partBytes: e.TUS_PART_BYTES,
+      lockTtlMs: e.TUS_LOCK_TTL_MS,
+      lockTimeoutMs: e.TUS_LOCK_TIMEOUT_MS,
     },
     variantUrls: e.VARIANT_URLS,
     sseTimeoutMs: e.SSE_TIMEOUT_S * 1000,

@@ -145,7 +145,7 @@ export class PhotoRepository {
     const { rows } = await this.#pool.query<PhotoRow>(
       `SELECT ${photoColumns} FROM photos
         WHERE owner_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-        ORDER BY id DESC LIMIT $3`,
+        ORDER BY photos.id DESC LIMIT $3`,
       [ownerId, beforeId ?? null, limit + 1],
     )
     const page = rows.slice(0, limit).map((r) => toPhoto(r))
@@ -210,7 +210,7 @@ export class PhotoRepository {
   async staleProcessing(olderThan: Date, limit: number): Promise<Array<{ id: string; ownerId: string }>> {
     const { rows } = await this.#pool.query<{ id: string; owner_id: string }>(
       `SELECT id::text, owner_id FROM photos WHERE status = 'processing' AND created_at < $1
-        ORDER BY id LIMIT $2`,
+        ORDER BY photos.id LIMIT $2`,
       [olderThan, limit],
     )
     return rows.map((r) => ({ id: r.id, ownerId: r.owner_id }))
@@ -226,22 +226,29 @@ export class PhotoRepository {
     return (rowCount ?? 0) > 0
   }
 
-  /** Which of these object keys a photo or an upload still refers to (the reaper keeps those). */
+  /**
+   * Which of these object keys a photo, a completed upload or a pending one not yet expired refers
+   * to (the reaper keeps those; an upload left pending past its expiry protects nothing).
+   */
   async referencedKeys(keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set()
     const { rows } = await this.#pool.query<{ key: string }>(
       `SELECT original_key AS key FROM photos WHERE original_key = ANY($1::text[])
        UNION
-       SELECT object_key FROM uploads WHERE object_key = ANY($1::text[]) AND status <> 'aborted'`,
+       SELECT object_key FROM uploads WHERE object_key = ANY($1::text[])
+          AND (status = 'completed' OR (status = 'pending' AND expires_at > now()))`,
       [keys],
     )
     return new Set(rows.map((r) => r.key))
   }
 
-  /** Every photo id after `afterId`, in id order, a page at a time: "reprocess all". */
+  /**
+   * Every photo id after `afterId`, in id order, a page at a time: "reprocess all". (`photos.id`,
+   * not `id`: ORDER BY a bare name picks the output column, here the text cast, and "10" < "9".)
+   */
   async idsAfter(afterId: string, limit: number): Promise<string[]> {
     const { rows } = await this.#pool.query<{ id: string }>(
-      'SELECT id::text FROM photos WHERE id > $1::bigint ORDER BY id LIMIT $2',
+      'SELECT id::text FROM photos WHERE id > $1::bigint ORDER BY photos.id LIMIT $2',
       [afterId, limit],
     )
     return rows.map((r) => r.id)
