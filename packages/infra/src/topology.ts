@@ -46,6 +46,7 @@ export const systemPorts = {
   shortener: { api: 18080, worker: 18081 },
   ratelimiter: { api: 18090, grpc: 18091, gateway: 18092 },
   feed: { api: 18100, relay: 18101, worker: 18102 },
+  photos: { api: 18110, worker: 18111, reaper: 18112 },
 } as const satisfies Record<string, Record<string, number>>
 
 export type ProxyName = 'postgres' | 'postgres-replica' | 'redis-cache' | 'redis-queue' | 'kafka' | 's3'

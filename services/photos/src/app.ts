@@ -1,0 +1,56 @@
+import multipart from '@fastify/multipart'
+import type { Metrics } from '@faultline/kit/metrics'
+import { createService, type Logger } from '@faultline/kit/service'
+import { installSwitches } from '@faultline/kit/switches'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { type AdminRouteDeps, adminRoutes } from './admin/routes.ts'
+import { UnauthorizedError } from './errors.ts'
+import type { MitigationState } from './mitigations.ts'
+import { type PhotoRouteDeps, photoRoutes } from './routes/photos.ts'
+import { type UploadRouteDeps, uploadRoutes } from './routes/uploads.ts'
+import { type TusRouteDeps, tusRoutes } from './tus/routes.ts'
+
+export interface AppDeps extends PhotoRouteDeps {
+  mitigations: MitigationState
+  /** The presigned-upload flow (`POST /api/uploads`, `…/:id/complete`). */
+  presigned: UploadRouteDeps['presigned']
+  /** `POST /admin/reprocess` ("reprocess all" on the backfill lane). */
+  reprocess: AdminRouteDeps['reprocess']
+  /** The kit's per-app registry (also serves /metrics). */
+  metrics: Metrics
+  adminToken?: string | undefined
+  logRequests?: boolean
+  logger?: Logger | FastifyBaseLogger
+  /** Resumable uploads at /api/tus (src/tus); absent: not mounted. */
+  tus?: TusRouteDeps
+}
+
+/**
+ * Builds the HTTP app from ready-made dependencies on top of the service kit (/healthz, /readyz,
+ * /metrics, /admin/mitigations, the error and 404 handlers, 503 while shutting down). Never reads
+ * the environment, never listens: server.ts does both, tests call `inject()` or listen on port 0.
+ *
+ * /readyz has no dependency checks (the shortener's pm03 lesson): an S3 outage is answered per
+ * request with 503 + Retry-After, not by withdrawing every instance at once.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = createService({
+    name: 'photos',
+    ...(deps.logger ? { logger: deps.logger } : { level: 'silent' }),
+    metrics: deps.metrics,
+    requestLogging: deps.logRequests ?? false,
+    fastify: { routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true } },
+  })
+  // Streamed: request.file() hands the route the part as a stream, never buffered in memory.
+  await app.register(multipart, { limits: { files: 1, fields: 10, fieldSize: 1024 } })
+  installSwitches(app, {
+    state: deps.mitigations,
+    adminToken: deps.adminToken,
+    unauthorizedError: UnauthorizedError,
+  })
+  await photoRoutes(app, deps)
+  await adminRoutes(app, { reprocess: deps.reprocess, adminToken: deps.adminToken })
+  if (deps.tus) await tusRoutes(app, deps.tus)
+  await uploadRoutes(app, deps)
+  return app
+}

@@ -1,0 +1,249 @@
+import { hostname } from 'node:os'
+import {
+  ConfigError,
+  type ConfigIssue,
+  collectIssues,
+  envBoolean,
+  httpEnv,
+  loadConfig as loadEnv,
+  postgresEnv,
+  queueRedisEnv,
+  redisEnv,
+  s3Env,
+  Type,
+} from '@faultline/kit/config'
+import { type Mitigations, switches } from './mitigations.ts'
+import type { ProcessingLimits } from './processor/limits.ts'
+
+export { ConfigError }
+
+const int = (def: number, min: number, description: string, max?: number) =>
+  Type.Integer({ default: def, minimum: min, ...(max === undefined ? {} : { maximum: max }), description })
+
+const MiB = 1024 * 1024
+
+/**
+ * Every variable the photo system's processes read (API, worker, reaper; the switches come on
+ * top: `MITIGATIONS` and `MITIGATION_<NAME>`, see mitigations.ts). Defaults connect to the native
+ * topology through Toxiproxy, so with no environment at all it runs against `./faultline infra up`.
+ */
+export const configSchema = Type.Object({
+  ...httpEnv,
+  ...postgresEnv,
+  ...redisEnv,
+  ...queueRedisEnv,
+  ...s3Env,
+  INSTANCE_ID: Type.String({
+    default: '',
+    description: 'name in logs and metrics; default <hostname>-<pid>',
+  }),
+  LOG_REQUESTS: envBoolean(false, 'log every request (costly under load)'),
+  ADMIN_TOKEN: Type.String({ default: '', description: 'bearer token for /admin/*; empty = open' }),
+  PUBLIC_BASE_URL: Type.String({
+    default: '',
+    description: 'base of the variant URLs the API hands out (proxy mode); default: the request host',
+  }),
+  DB_SCHEMA: Type.String({
+    default: 'photos',
+    pattern: '^[a-z_][a-z0-9_]{0,62}$',
+    description: 'schema of the tables',
+  }),
+  DB_CONNECT_TIMEOUT_MS: int(2000, 1, 'wait for a pool connection at most this long'),
+  MIGRATE_ON_START: envBoolean(true, 'apply migrations at boot (advisory-locked, safe with many instances)'),
+  REDIS_KEY_PREFIX: Type.String({
+    default: 'photos',
+    minLength: 1,
+    description: 'first segment of every cache Redis key',
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: int(500, 1, 'a Redis command slower than this fails'),
+  QUEUE_PREFIX: Type.String({
+    default: 'photos',
+    minLength: 1,
+    description: "BullMQ's key prefix on the queue Redis (queues photos-new, photos-backfill, photos-dead)",
+  }),
+  S3_BUCKET: Type.String({
+    default: 'photos',
+    minLength: 3,
+    description: 'bucket of originals and variants',
+  }),
+  S3_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  S3_PUBLIC_ENDPOINT: Type.String({
+    default: '',
+    description:
+      'S3 endpoint put in presigned URLs, when clients reach S3 at another address than the services (compose: http://localhost:<port>); default S3_ENDPOINT',
+  }),
+  S3_TIMEOUT_MS: int(5000, 1, 'an S3 request (one part of a multipart upload) slower than this fails'),
+  MAX_UPLOAD_BYTES: int(
+    50 * MiB,
+    1,
+    'larger uploads are refused with 413 (and their partial object removed)',
+  ),
+  MAX_PIXELS: int(
+    40_000_000,
+    1,
+    'images with more pixels fail with a reason (thumbor refuses 75 megapixels)',
+  ),
+  MAX_FRAMES: int(100, 1, 'animated images with more frames fail with a reason'),
+  JOB_TIMEOUT_MS: int(30_000, 1, "a processing job's time limit (from its start with timeoutFromStart)"),
+  JOB_ATTEMPTS: int(3, 1, 'attempts of a processing job before it is dead-lettered (deadLetter)'),
+  JOB_BACKOFF_MS: int(
+    1000,
+    1,
+    "first retry delay of a failed processing job, doubled each attempt (with jitter); fixed when the job is enqueued, so it is the enqueuing process's (API, reaper, reprocess) value that counts",
+  ),
+  WORKER_CONCURRENCY_NEW: int(2, 1, 'jobs at once per worker on the new-uploads lane'),
+  WORKER_CONCURRENCY_BACKFILL: int(1, 1, 'jobs at once per worker on the backfill lane'),
+  NEW_LANE_SLO_MS: int(
+    5000,
+    1,
+    'the backfill lane pauses while a new upload has waited longer than this for its thumbnail',
+  ),
+  UPLOAD_TTL_S: int(
+    86_400,
+    1,
+    'a presigned or tus upload not completed by then is aborted and removed by the reaper',
+  ),
+  REAPER_INTERVAL_S: int(60, 1, 'how often the reaper looks for expired uploads'),
+  PRESIGN_EXPIRES_S: int(900, 1, 'lifetime of a presigned URL', 7 * 86_400),
+  PRESIGN_MULTIPART_THRESHOLD_BYTES: int(
+    64 * MiB,
+    5 * MiB,
+    'declared sizes above this get presigned multipart parts',
+  ),
+  PRESIGN_PART_BYTES: int(8 * MiB, 5 * MiB, 'part size of a presigned multipart upload (S3 minimum 5 MiB)'),
+  TUS_PART_BYTES: int(8 * MiB, 5 * MiB, 'preferred S3 part size of a tus upload (S3 minimum 5 MiB)'),
+  TUS_LOCK_TTL_MS: int(
+    30_000,
+    100,
+    'a tus upload lock (in the cache Redis, shared by every API instance) whose holder stopped renewing it frees itself after this long',
+  ),
+  TUS_LOCK_TIMEOUT_MS: int(
+    10_000,
+    1,
+    'a tus request waits this long for a lock held by another request, then answers 423 (tus clients retry)',
+  ),
+  VARIANT_URLS: Type.Enum(['proxy', 'presigned'], {
+    default: 'proxy',
+    description: 'variants served by the API (content-addressed, immutable) or as presigned S3 GETs',
+  }),
+  SSE_TIMEOUT_S: int(300, 1, 'a /events stream closes after this long without a terminal event'),
+  PAGE_DEFAULT: int(20, 1, 'photos per page when ?limit is absent', 1000),
+  PAGE_MAX: int(100, 1, 'largest ?limit accepted', 1000),
+})
+
+export type Env = Record<string, string | undefined>
+
+export interface Config {
+  host: string
+  port: number
+  logLevel: string
+  logRequests: boolean
+  instanceId: string
+  adminToken: string | undefined
+  publicBaseUrl: string | undefined
+  shutdownDeadlineMs: number
+  shutdownDrainMs: number
+  databaseUrl: string
+  dbSchema: string
+  dbPoolMax: number
+  dbConnectTimeoutMs: number
+  dbStatementTimeoutMs: number
+  migrateOnStart: boolean
+  redisUrl: string
+  redisKeyPrefix: string
+  redisCommandTimeoutMs: number
+  queueRedisUrl: string
+  queuePrefix: string
+  s3: {
+    endpoint: string
+    /** The endpoint in presigned URLs (S3_PUBLIC_ENDPOINT, default `endpoint`). */
+    publicEndpoint: string
+    region: string
+    accessKeyId: string
+    secretAccessKey: string
+    bucket: string
+    timeoutMs: number
+  }
+  /** The processor's limits (src/processor/limits.ts); maxBytes is also the upload limit. */
+  limits: ProcessingLimits
+  jobAttempts: number
+  jobBackoffMs: number
+  concurrency: { new: number; backfill: number }
+  newLaneSloMs: number
+  uploadTtlMs: number
+  reaperIntervalMs: number
+  presign: { expiresS: number; multipartThresholdBytes: number; partBytes: number }
+  /** Resumable (tus) uploads: S3 part size and the cross-instance lock (src/tus). */
+  tus: { partBytes: number; lockTtlMs: number; lockTimeoutMs: number }
+  variantUrls: 'proxy' | 'presigned'
+  sseTimeoutMs: number
+  pageDefault: number
+  pageMax: number
+  mitigations: Mitigations
+}
+
+/** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const issues: ConfigIssue[] = []
+  const e = collectIssues(issues, () => loadEnv(configSchema, env))
+  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
+  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    logRequests: e.LOG_REQUESTS,
+    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    adminToken: e.ADMIN_TOKEN || undefined,
+    publicBaseUrl: e.PUBLIC_BASE_URL || undefined,
+    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    databaseUrl: e.DATABASE_URL,
+    dbSchema: e.DB_SCHEMA,
+    dbPoolMax: e.PG_POOL_MAX,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.PG_STATEMENT_TIMEOUT_MS,
+    migrateOnStart: e.MIGRATE_ON_START,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    queueRedisUrl: e.QUEUE_REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      publicEndpoint: e.S3_PUBLIC_ENDPOINT || e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      accessKeyId: e.S3_ACCESS_KEY,
+      secretAccessKey: e.S3_SECRET_KEY,
+      bucket: e.S3_BUCKET,
+      timeoutMs: e.S3_TIMEOUT_MS,
+    },
+    limits: {
+      maxBytes: e.MAX_UPLOAD_BYTES,
+      maxPixels: e.MAX_PIXELS,
+      maxFrames: e.MAX_FRAMES,
+      maxTimeMs: e.JOB_TIMEOUT_MS,
+    },
+    jobAttempts: e.JOB_ATTEMPTS,
+    jobBackoffMs: e.JOB_BACKOFF_MS,
+    concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
+    newLaneSloMs: e.NEW_LANE_SLO_MS,
+    uploadTtlMs: e.UPLOAD_TTL_S * 1000,
+    reaperIntervalMs: e.REAPER_INTERVAL_S * 1000,
+    presign: {
+      expiresS: e.PRESIGN_EXPIRES_S,
+      multipartThresholdBytes: e.PRESIGN_MULTIPART_THRESHOLD_BYTES,
+      partBytes: e.PRESIGN_PART_BYTES,
+    },
+    tus: {
+      partBytes: e.TUS_PART_BYTES,
+      lockTtlMs: e.TUS_LOCK_TTL_MS,
+      lockTimeoutMs: e.TUS_LOCK_TIMEOUT_MS,
+    },
+    variantUrls: e.VARIANT_URLS,
+    sseTimeoutMs: e.SSE_TIMEOUT_S * 1000,
+    pageDefault: Math.min(e.PAGE_DEFAULT, e.PAGE_MAX),
+    pageMax: e.PAGE_MAX,
+    mitigations,
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The photo routes: the direct upload (multipart, streamed to S3, 201 only once S3 has the
+ * object), a photo, a user's list, the SSE stream of a photo's status, and the variants' bytes.
+ * Every read is the owner's only: another user's id is the same 404 as an unknown one.
+ */
+import { randomUUID } from 'node:crypto'
+import { unlink } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
+import type {} from '@fastify/multipart'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { invalidField, photoNotFound } from '../errors.ts'
+import type { PhotoEventHub } from '../events.ts'
+import type { PhotoRepository } from '../repositories/photos.ts'
+import { parsePhotoId } from '../repositories/photos.ts'
+import { TooLargeError } from '../storage/errors.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
+import type { Photo, PhotoStatus } from '../types.ts'
+import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
+import { type Spooled, spoolToDisk, writeSpoolLater } from '../uploads/spool.ts'
+import { ownerOf } from './owner.ts'
+import { photoView, type VariantUrls } from './views.ts'
+
+export interface PhotoRouteDeps {
+  photos: Pick<PhotoRepository, 'get' | 'list' | 'ownsVariant'>
+  store: Pick<ObjectStore, 'putStream' | 'getStream'>
+  accept: AcceptDeps
+  events: Pick<PhotoEventHub, 'watch'>
+  variantUrls: VariantUrls
+  maxUploadBytes: number
+  page: { pageDefault: number; pageMax: number }
+  sseTimeoutMs: number
+  /** The durableAck switch: 201 only after S3 has the object (on), or once the bytes are spooled (off). */
+  durableAck(): boolean
+}
+
+const terminal: ReadonlySet<PhotoStatus> = new Set(['ready', 'failed'])
+
+export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): Promise<void> {
+  app.post('/api/photos', async (request, reply) => {
+    const ownerId = ownerOf(request)
+    if (!request.isMultipart()) throw invalidField('body', 'file', 'must be sent as multipart/form-data')
+    // One part, the file; the multipart limit is a byte above ours so that putStream — which
+    // aborts the S3 upload — is the one that notices an oversized file, not a silent truncation.
+    const file = await request.file({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1 } })
+    if (!file || file.fieldname !== 'file')
+      throw invalidField('body', 'file', 'is required (a form field named "file")')
+    const objectKey = `incoming/${ownerId}/${randomUUID()}`
+    const durable = deps.durableAck()
+    let stored: { bytes: number; sha256: string }
+    let spooled: Spooled | undefined
+    try {
+      if (durable) {
+        stored = await deps.store.putStream(objectKey, file.file, {
+          contentType: 'application/octet-stream',
+          maxBytes: deps.maxUploadBytes,
+        })
+      } else {
+        spooled = await spoolToDisk(file.file, deps.maxUploadBytes)
+        stored = spooled
+      }
+    } catch (err) {
+      if (err instanceof TooLargeError) err.field = 'body.file'
+      discardRest(request.raw, deps.maxUploadBytes)
+      throw err
+    }
+    const { photo, created } = await acceptStoredOriginal(deps.accept, {
+      ownerId,
+      objectKey,
+      sha256: stored.sha256,
+      bytes: stored.bytes,
+      filename: file.filename || undefined,
+    })
+    if (spooled) {
+      if (created) void writeSpoolLater(deps.store, spooled, objectKey, request.log)
+      else await unlink(spooled.path).catch(() => {})
+    }
+    return reply.code(created ? 201 : 200).send(photoView(photo, deps.variantUrls(request)))
+  })
+
+  app.get<{ Params: { id: string } }>('/api/photos/:id', async (request) => {
+    const photo = await ownedPhoto(deps, ownerOf(request), request.params.id)
+    return photoView(photo, deps.variantUrls(request))
+  })
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/api/photos', async (request) => {
+    const ownerId = ownerOf(request)
+    const limit = parseLimit(request.query.limit, deps.page)
+    const cursor = request.query.cursor
+    if (cursor !== undefined && parsePhotoId(cursor) === undefined)
+      throw invalidField('query', 'cursor', 'must be a nextCursor from an earlier page')
+    const { items, more } = await deps.photos.list(ownerId, limit, cursor)
+    const urls = deps.variantUrls(request)
+    return {
+      items: items.map((p) => photoView(p, urls)),
+      nextCursor: more ? (items.at(-1)?.id ?? null) : null,
+    }
+  })
+
+  app.get<{ Params: { id: string } }>('/api/photos/:id/events', async (request, reply) => {
+    const ownerId = ownerOf(request)
+    const id = request.params.id
+    await ownedPhoto(deps, ownerId, id)
+    await streamStatus(deps, reply, ownerId, id)
+  })
+
+  app.get<{ Params: { '*': string } }>('/api/variants/*', async (request, reply) => {
+    const key = `variants/${request.params['*']}`
+    if (
+      !/^variants\/[0-9a-f]{64}\.(webp|jpeg|jpg)$/.test(key) ||
+      !(await deps.photos.ownsVariant(ownerOf(request), key))
+    )
+      throw photoNotFound(key)
+    const body = await deps.store.getStream(key)
+    return reply
+      .header('content-type', key.endsWith('.webp') ? 'image/webp' : 'image/jpeg')
+      .header('cache-control', 'private, max-age=31536000, immutable')
+      .send(body)
+  })
+}
+
+/**
+ * After a refused upload the parser has stopped reading: discard what the client still sends, so
+ * it finishes its request and reads the 413/503 (a client still writing when the connection
+ * closes sees a reset, not the answer) — but only so much: past `limitBytes` more, the socket is
+ * destroyed, so a client streaming gigabytes cannot hold the connection.
+ */
+function discardRest(raw: IncomingMessage, limitBytes: number): void {
+  raw.unpipe()
+  let discarded = 0
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > limitBytes) raw.socket.destroy()
+  })
+  raw.resume()
+}
+
+async function ownedPhoto(deps: PhotoRouteDeps, ownerId: string, rawId: string): Promise<Photo> {
+  const id = parsePhotoId(rawId)
+  const photo = id === undefined ? undefined : await deps.photos.get(ownerId, id)
+  if (!photo) throw photoNotFound(rawId)
+  return photo
+}
+
+function parseLimit(raw: string | undefined, page: { pageDefault: number; pageMax: number }): number {
+  if (raw === undefined) return page.pageDefault
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 1 || n > page.pageMax)
+    throw invalidField('query', 'limit', `must be an integer from 1 to ${page.pageMax}`)
+  return n
+}
+
+/**
+ * Server-sent events: subscribe first, then send the status the row has now — so a `ready`
+ * announced between the two is not missed (the row already says it) — then each announcement,
+ * until a terminal status or SSE_TIMEOUT_S.
+ */
+async function streamStatus(
+  deps: PhotoRouteDeps,
+  reply: FastifyReply,
+  ownerId: string,
+  id: string,
+): Promise<void> {
+  reply.hijack()
+  const res = reply.raw
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  })
+  let closed = false
+  let stop: () => Promise<void> = async () => {}
+  const finish = async () => {
+    if (closed) return
+    closed = true
+    clearTimeout(timer)
+    await stop()
+    res.end()
+  }
+  const send = (status: PhotoStatus) => {
+    if (closed) return
+    res.write(`event: status\ndata: ${JSON.stringify({ id, status })}\n\n`)
+    if (terminal.has(status)) void finish()
+  }
+  const timer = setTimeout(() => void finish(), deps.sseTimeoutMs)
+  res.on('close', () => void finish())
+  stop = await deps.events.watch(id, send)
+  const now = await deps.photos.get(ownerId, id)
+  send(now?.status ?? 'failed')
+}

@@ -1,0 +1,84 @@
+/**
+ * Every S3 call of the storage module passes through one gate: a circuit breaker (the `s3Breaker`
+ * switch, pm08) and one mapping of failures to the module's errors. With the breaker on, once S3
+ * has failed `consecutiveFailures` calls in a row (or half of a busy window), calls fail at once
+ * with {@link StorageUnavailableError} — an upload answers 503 in microseconds instead of after
+ * the client's timeouts, and workers see `state === 'open'` and pause their queues until
+ * {@link S3Gate.probe} succeeds. Off, every call tries S3 and waits out its timeouts.
+ */
+import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CircuitBreaker, type CircuitState, type CircuitStateChange } from '@faultline/resilience'
+import { isRequestFault, TooLargeError, toStorageError, UploadInterruptedError } from './errors.ts'
+
+export interface S3BreakerOptions {
+  /** Opens after this many failed calls in a row. @default 3 */
+  consecutiveFailures?: number
+  /** …or when half of at least `minimumRequests` calls in 10 s failed. @default 10 */
+  minimumRequests?: number
+  /** How long it stays open before one trial call. @default 5000 */
+  openMs?: number
+}
+
+export interface S3GateOptions {
+  client: S3Client
+  bucket: string
+  /** Read before every call: the `s3Breaker` switch, flippable at run time. @default () => true */
+  breakerEnabled?: () => boolean
+  breaker?: S3BreakerOptions
+  onBreakerStateChange?: (change: CircuitStateChange) => void
+}
+
+/** Failures that say nothing about S3's health: the caller's bytes or request were wrong. */
+function countsAgainstS3(error: unknown): boolean {
+  if (error instanceof TooLargeError || error instanceof UploadInterruptedError) return false
+  return !isRequestFault(error)
+}
+
+export class S3Gate {
+  readonly client: S3Client
+  readonly bucket: string
+  readonly #breaker: CircuitBreaker
+  readonly #breakerEnabled: () => boolean
+
+  constructor(options: S3GateOptions) {
+    this.client = options.client
+    this.bucket = options.bucket
+    this.#breakerEnabled = options.breakerEnabled ?? (() => true)
+    this.#breaker = new CircuitBreaker({
+      name: 's3',
+      consecutiveFailures: options.breaker?.consecutiveFailures ?? 3,
+      minimumRequests: options.breaker?.minimumRequests ?? 10,
+      failureRateThreshold: 0.5,
+      openMs: options.breaker?.openMs ?? 5000,
+      isFailure: countsAgainstS3,
+      ...(options.onBreakerStateChange ? { onStateChange: options.onBreakerStateChange } : {}),
+    })
+  }
+
+  /** `closed` whenever the switch is off. Workers pause their queues while it is `open`. */
+  get breakerState(): CircuitState {
+    this.#breaker.enabled = this.#breakerEnabled()
+    return this.#breaker.state
+  }
+
+  /**
+   * Runs one S3 operation through the breaker and maps its failure with {@link toStorageError}
+   * (`key` turns a 404 into ObjectNotFoundError). A 404 is not a failure of S3.
+   */
+  async run<T>(fn: () => Promise<T>, key?: string): Promise<T> {
+    this.#breaker.enabled = this.#breakerEnabled()
+    try {
+      return await this.#breaker.execute(fn)
+    } catch (error) {
+      throw toStorageError(error, key)
+    }
+  }
+
+  /**
+   * One cheap call (HEAD of the bucket) through the breaker: resolves when S3 answers. A paused
+   * worker calls it after `openMs` to learn that S3 is back (it is also the breaker's trial).
+   */
+  async probe(): Promise<void> {
+    await this.run(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })))
+  }
+}

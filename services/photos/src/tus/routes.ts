@@ -1,0 +1,39 @@
+/**
+ * Mounts the tus server (tus-server.ts) at `/api/tus` and `/api/tus/*` in an encapsulated Fastify
+ * plugin: tus reads the request body itself, so inside this plugin no content-type parser reads
+ * it (every type is accepted and left unread), and the handler hands the raw Node request and
+ * response to `server.handle` after `reply.hijack()`.
+ *
+ * The owner (`x-user-id`) is checked here, before tus sees the request: a missing or malformed
+ * header is the API's usual 400 naming `headers.x-user-id`. OPTIONS (a CORS preflight, which
+ * carries no custom header) is answered by tus without it.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ownerOf } from '../routes/owner.ts'
+import { createTusServer, type TusDeps, tusPath } from './tus-server.ts'
+
+export interface TusRouteDeps extends TusDeps {
+  /** Closes what the tus routes own (the locker's Redis connection) when the app closes. */
+  close?: () => Promise<void> | void
+}
+
+export async function tusRoutes(app: FastifyInstance, deps: TusRouteDeps): Promise<void> {
+  const server = createTusServer(deps)
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.method !== 'OPTIONS') ownerOf(request)
+      reply.hijack()
+      await server.handle(request.raw, reply.raw)
+    }
+    scope.all(tusPath, handle)
+    scope.all(`${tusPath}/*`, handle)
+  })
+  if (deps.close) {
+    const close = deps.close
+    app.addHook('onClose', async () => {
+      await close()
+    })
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The worker process's wiring: the lanes' BullMQ workers around processJob, with the image work
+ * sandboxed or inline by the sandboxedProcessing switch, variants written content-addressed to S3
+ * and each terminal status announced for the SSE streams.
+ */
+import type { Metrics } from '@faultline/kit/metrics'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { createQueues, photoStorage } from '../components.ts'
+import type { Config } from '../config.ts'
+import { PhotoEventPublisher } from '../events.ts'
+import { Keys } from '../keys.ts'
+import { createMitigationState } from '../mitigations.ts'
+import { processImage } from '../processor/process-image.ts'
+import { SandboxPool } from '../processor/sandbox.ts'
+import { queueConnection } from '../queue/lanes.ts'
+import { PhotoRepository } from '../repositories/photos.ts'
+import { variantKey } from '../storage/object-store.ts'
+import type { S3Client } from '../storage/s3-client.ts'
+import { type LaneWorkerLog, LaneWorkers } from './lane-worker.ts'
+
+export interface WorkerClients {
+  pool: pg.Pool
+  redis: Redis
+  s3: S3Client
+  metrics: Metrics
+  log: LaneWorkerLog
+}
+
+export function createPhotoWorker(config: Config, clients: WorkerClients) {
+  const mitigations = createMitigationState(config.mitigations)
+  const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
+  const photos = new PhotoRepository(clients.pool)
+  const { gate, store } = photoStorage(config, clients.s3, mitigations)
+  const queues = createQueues(config, keys, mitigations)
+  const publisher = new PhotoEventPublisher(clients.redis, keys)
+  const announce = (photoId: string, status: 'processing' | 'ready' | 'failed') =>
+    publisher.announce(photoId, status)
+  const outcomes = clients.metrics.counter({
+    name: 'photos_jobs_total',
+    help: 'processing jobs finished, by lane and outcome (ready, failed, missing, dead_lettered)',
+    labelNames: ['lane', 'outcome'],
+  })
+  // One thread per job slot of both lanes, started on first use.
+  const sandbox = new SandboxPool({ size: config.concurrency.new + config.concurrency.backfill })
+  const workers = new LaneWorkers({
+    connection: queueConnection(config.queueRedisUrl),
+    keys,
+    queues,
+    photos,
+    announce,
+    concurrency: config.concurrency,
+    newLaneSloMs: config.newLaneSloMs,
+    job: {
+      photos,
+      readOriginal: (key) => store.getStream(key),
+      putVariant: async (bytes, format) => {
+        const key = variantKey(bytes, format === 'jpeg' ? 'jpeg' : 'webp')
+        await store.putBuffer(key, bytes, { contentType: `image/${format}` })
+        return key
+      },
+      deleteObject: (key) => store.delete(key),
+      // Sandboxed: a worker thread with a heap cap and the time limit, the event loop left free
+      // to renew job locks. Off (pm21's naive): on this thread.
+      process: (input, limits, startedAtMs) =>
+        mitigations.current.sandboxedProcessing
+          ? sandbox.run(input, limits, { startedAtMs })
+          : processImage(input, limits, { startedAtMs }),
+      announce,
+      limits: config.limits,
+      switches: mitigations,
+    },
+    onOutcome: (lane, outcome) => outcomes.inc({ lane, outcome: outcome.kind }),
+    onDeadLetter: (lane) => outcomes.inc({ lane, outcome: 'dead_lettered' }),
+    log: clients.log,
+  })
+  return { mitigations, keys, photos, gate, store, queues, workers, sandbox }
+}

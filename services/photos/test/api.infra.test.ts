@@ -1,0 +1,162 @@
+/**
+ * The photo system end to end on real Postgres, Redis (cache and queue) and S3: an upload through
+ * the API, processed by the worker's lanes, read back — variants without metadata, the same bytes
+ * one photo per owner, another owner's photo a 404, bad input a 4xx naming the field.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import sharp from 'sharp'
+import { getPhoto, photosHarness, settled, upload } from './helpers.ts'
+
+/** A 600×400 JPEG whose EXIF says "rotate 90° clockwise" (orientation 6) and carries GPS. */
+async function orientedJpegWithGps(): Promise<Buffer> {
+  return sharp({ create: { width: 600, height: 400, channels: 3, background: '#2a7' } })
+    .withMetadata({ orientation: 6 })
+    .withExifMerge({
+      IFD3: {
+        GPSLatitudeRef: 'N',
+        GPSLatitude: '48/1 51/1 2940/100',
+        GPSLongitudeRef: 'E',
+        GPSLongitude: '2/1 17/1 4020/100',
+      },
+    })
+    .jpeg()
+    .toBuffer()
+}
+
+test('an upload is stored, processed into variants without metadata, and read back by its owner only', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  await h.startWorker()
+  const original = await orientedJpegWithGps()
+  const originalMeta = await sharp(original).metadata()
+  assert.equal(originalMeta.orientation, 6)
+  assert.ok((originalMeta.exif?.length ?? 0) > 100, 'the original carries EXIF (with its GPS block)')
+
+  const created = await upload(baseUrl, 'alice', original, 'beach.jpg')
+  assert.equal(created.status, 201)
+  assert.equal(created.body.status, 'processing')
+  assert.equal(created.body.filename, 'beach.jpg')
+  const [stored] = await h.objects(`incoming/alice/`)
+  assert.ok(stored, 'the original is in S3 when the API answered 201')
+
+  const ready = await settled(baseUrl, 'alice', created.body.id)
+  assert.equal(ready.status, 'ready', JSON.stringify(ready))
+  assert.equal(ready.contentType, 'image/jpeg')
+  // Auto-oriented: the 600×400 stored sideways is displayed 400×600.
+  assert.deepEqual([ready.width, ready.height], [400, 600])
+  assert.ok(ready.placeholder && ready.placeholder.length > 10)
+  const urls = [
+    ready.variants.thumb?.webp,
+    ready.variants.thumb?.jpeg,
+    ready.variants.preview?.webp,
+    ready.variants.preview?.jpeg,
+  ]
+  for (const url of urls) {
+    assert.ok(url, `every variant is listed (${JSON.stringify(ready.variants)})`)
+    const res = await fetch(url, { headers: { 'x-user-id': 'alice' } })
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('cache-control') ?? '', /immutable/)
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
+    assert.equal(meta.exif, undefined, `${url} carries no EXIF (no GPS)`)
+    assert.ok((meta.height ?? 0) > (meta.width ?? 0), `${url} is portrait, as displayed`)
+    // Another owner cannot fetch the bytes either.
+    assert.equal((await fetch(url, { headers: { 'x-user-id': 'mallory' } })).status, 404)
+  }
+
+  assert.equal((await getPhoto(baseUrl, 'mallory', created.body.id)).status, 404)
+  const list = await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'mallory' } })
+  assert.deepEqual(((await list.json()) as { items: unknown[] }).items, [])
+})
+
+test('the same bytes from the same owner are one photo; from another owner, another photo', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const bytes = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#123' } })
+    .png()
+    .toBuffer()
+  const first = await upload(baseUrl, 'alice', bytes)
+  const again = await upload(baseUrl, 'alice', bytes)
+  const other = await upload(baseUrl, 'bob', bytes)
+  assert.deepEqual([first.status, again.status, other.status], [201, 200, 201])
+  assert.equal(again.body.id, first.body.id)
+  assert.notEqual(other.body.id, first.body.id)
+  assert.equal((await h.objects('incoming/alice/')).length, 1, "the repeat's copy was deleted")
+})
+
+test('a list pages newest first with a cursor, no photo twice, none skipped', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const ids: string[] = []
+  for (let i = 0; i < 5; i++) {
+    const png = await sharp({
+      create: { width: 8, height: 8, channels: 3, background: { r: i, g: 0, b: 0 } },
+    })
+      .png()
+      .toBuffer()
+    ids.push((await upload(baseUrl, 'carol', png)).body.id)
+  }
+  const seen: string[] = []
+  let cursor: string | null = null
+  do {
+    const res = await fetch(`${baseUrl}/api/photos?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+      headers: { 'x-user-id': 'carol' },
+    })
+    const page = (await res.json()) as { items: Array<{ id: string }>; nextCursor: string | null }
+    seen.push(...page.items.map((p) => p.id))
+    cursor = page.nextCursor
+  } while (cursor)
+  assert.deepEqual(seen, [...ids].reverse())
+})
+
+test('bad input is a 4xx naming the field, never a 500', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi({ env: { MAX_UPLOAD_BYTES: String(64 * 1024) } })
+  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer()
+
+  const anonymous = await upload(baseUrl, undefined, tiny)
+  assert.equal(anonymous.status, 400)
+  assert.equal(anonymous.body.field, 'headers.x-user-id')
+
+  const json = await fetch(`${baseUrl}/api/photos`, {
+    method: 'POST',
+    headers: { 'x-user-id': 'dave', 'content-type': 'application/json' },
+    body: '{}',
+  })
+  assert.equal(json.status, 400)
+  assert.equal(((await json.json()) as { field: string }).field, 'body.file')
+
+  const tooBig = await upload(baseUrl, 'dave', Buffer.alloc(200 * 1024, 7))
+  assert.equal(tooBig.status, 413)
+  assert.equal(tooBig.body.field, 'body.file')
+  assert.deepEqual(await h.objects('incoming/dave/'), [], 'nothing of the refused upload is left in S3')
+
+  const badLimit = await fetch(`${baseUrl}/api/photos?limit=0`, { headers: { 'x-user-id': 'dave' } })
+  assert.equal(badLimit.status, 400)
+  assert.equal(((await badLimit.json()) as { field: string }).field, 'query.limit')
+  for (const id of ['abc', '0', '99999999999999999999']) {
+    assert.equal((await getPhoto(baseUrl, 'dave', id)).status, 404, id)
+  }
+})
+
+test('an unreadable file fails with a reason its owner can read, announced on the event stream', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const notAnImage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(4096, 0x41)])
+  const created = await upload(baseUrl, 'erin', notAnImage, 'broken.jpg')
+  assert.equal(created.status, 201)
+  const events = await fetch(`${baseUrl}/api/photos/${created.body.id}/events`, {
+    headers: { 'x-user-id': 'erin' },
+  })
+  assert.equal(events.headers.get('content-type'), 'text/event-stream')
+  // The stream sends the current status at once; the worker starts now, so a change arrives too.
+  await h.startWorker()
+  const text = await events.text()
+  assert.match(text, /event: status\ndata: \{"id":"\d+","status":"processing"\}/)
+  assert.match(text, /"status":"failed"/)
+  const failed = await getPhoto(baseUrl, 'erin', created.body.id)
+  assert.equal(failed.body.status, 'failed')
+  assert.match(failed.body.reason ?? '', /corrupt|truncated|unsupported/)
+})

@@ -1,0 +1,69 @@
+/**
+ * The reaper on real Postgres, S3 and the queue Redis: a photo stuck in `processing` (its API
+ * died between the insert and the enqueue) is enqueued again and processed; an incomplete
+ * multipart upload and an orphaned object past UPLOAD_TTL_S are removed, their bytes counted;
+ * what a photo refers to is kept.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import sharp from 'sharp'
+import { reapOnce } from '../src/reaper/reap.ts'
+import { PhotoRepository } from '../src/repositories/photos.ts'
+import { PresignedUploads } from '../src/storage/presigned-uploads.ts'
+import { photosHarness, settled } from './helpers.ts'
+
+test('a stuck photo is enqueued again and processed; expired orphans and multipart uploads are removed', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const worker = await h.startWorker()
+  const photos = new PhotoRepository(h.db)
+
+  // An acknowledged upload whose job was never enqueued: the object and the row, no job.
+  const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#444' } })
+    .jpeg()
+    .toBuffer()
+  const stuckKey = 'incoming/frank/stuck'
+  await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: stuckKey, Body: bytes }))
+  const { photo } = await photos.createOrFind({
+    ownerId: 'frank',
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.length,
+    originalKey: stuckKey,
+  })
+  // An orphan (no row refers to it) and an incomplete multipart upload.
+  await h.s3.send(
+    new PutObjectCommand({ Bucket: h.bucket, Key: 'incoming/frank/orphan', Body: Buffer.alloc(1234) }),
+  )
+  await h.s3.send(new CreateMultipartUploadCommand({ Bucket: h.bucket, Key: 'incoming/frank/partial' }))
+
+  const deps = {
+    photos,
+    queues: worker.queues,
+    gate: worker.gate,
+    store: worker.store,
+    uploads: new PresignedUploads(worker.gate),
+    uploadTtlMs: 60_000,
+  }
+  // Now: nothing is old enough for any of the three steps.
+  assert.deepEqual(await reapOnce(deps), {
+    requeued: 0,
+    abortedMultipart: 0,
+    orphansDeleted: 0,
+    orphanBytes: 0,
+  })
+  assert.equal((await settled(baseUrl, 'frank', photo.id, 500).catch(() => undefined))?.status, undefined)
+
+  // Two minutes later (the reaper's clock moved on): all three.
+  const later = new Date(Date.now() + 120_000)
+  const result = await reapOnce(deps, later)
+  assert.deepEqual(result, { requeued: 1, abortedMultipart: 1, orphansDeleted: 1, orphanBytes: 1234 })
+  assert.equal((await settled(baseUrl, 'frank', photo.id)).status, 'ready')
+  const left = await h.objects('incoming/')
+  assert.ok(left.includes(stuckKey), 'the photo’s original is kept')
+  assert.ok(!left.includes('incoming/frank/orphan'))
+  assert.deepEqual(await deps.uploads.listIncompleteMultipart('incoming/', later), [])
+  // A second pass finds nothing more, and enqueuing the processed photo again does not double it.
+  assert.equal((await reapOnce(deps, later)).orphansDeleted, 0)
+})
