@@ -14,6 +14,7 @@ export {
   kneeWindow,
 } from './knee-detect.ts'
 export { type MachineInfo, machineInfo, machineLine } from './machine.ts'
+export { openModelVus, type RunStats } from './open-model.ts'
 export { linkLatest, markdownTable, ms, num, resultsDir, textTable, writeJson } from './report.ts'
 export { genericMetrics, metricsFromPrometheus, named, type SeriesSelector } from './sampler.ts'
 export {
@@ -45,3 +46,4 @@ export {
   type SystemMetric,
   type SystemSignal,
 } from './target.ts'
+export { runVegeta, type VegetaTarget, vegetaVersion } from './vegeta-run.ts'

@@ -17,9 +17,15 @@ import type { RunStats } from './open-model.ts'
 
 const exec = promisify(execFile)
 
+/** One GET of a run: its absolute URL and the headers it sends (an API key …). */
+export interface VegetaTarget {
+  url: string
+  headers?: Readonly<Record<string, string>>
+}
+
 export interface VegetaRunOptions {
-  /** Absolute URLs, requested round robin (GET). */
-  urls: readonly string[]
+  /** Absolute URLs (or URLs with headers), requested round robin (GET). */
+  urls: ReadonlyArray<string | VegetaTarget>
   rate: number
   durationS: number
   warmupS: number
@@ -59,9 +65,17 @@ export function vegetaStats(report: VegetaReport, rate: number, durationS: numbe
   }
 }
 
-/** vegeta's targets file: one `GET <url>` per line, used round robin. */
-export function vegetaTargets(urls: readonly string[]): string {
-  return `${urls.map((u) => `GET ${u}`).join('\n')}\n`
+/**
+ * vegeta's targets file, used round robin: one `GET <url>` per line; a target with headers has
+ * them on the lines below its `GET` (`Name: value`) and a blank line after them.
+ */
+export function vegetaTargets(urls: ReadonlyArray<string | VegetaTarget>): string {
+  const lines = urls.map((target) => {
+    if (typeof target === 'string') return `GET ${target}`
+    const headers = Object.entries(target.headers ?? {}).map(([name, value]) => `\n${name}: ${value}`)
+    return headers.length === 0 ? `GET ${target.url}` : `GET ${target.url}${headers.join('')}\n`
+  })
+  return `${lines.join('\n')}\n`
 }
 
 let binary: string | undefined

@@ -41,3 +41,14 @@ test('vegetaTargets writes one GET per URL, used round robin by vegeta', () => {
     'GET http://127.0.0.1:3300/a\nGET http://127.0.0.1:3300/b\n',
   )
 })
+
+test('vegetaTargets puts the headers of a target under its GET, then a blank line', () => {
+  assert.equal(
+    vegetaTargets([
+      { url: 'http://127.0.0.1:3300/', headers: { 'x-api-key': 'k-0' } },
+      { url: 'http://127.0.0.1:3300/', headers: { 'x-api-key': 'k-1', accept: 'application/json' } },
+      'http://127.0.0.1:3300/c',
+    ]),
+    'GET http://127.0.0.1:3300/\nx-api-key: k-0\n\nGET http://127.0.0.1:3300/\nx-api-key: k-1\naccept: application/json\n\nGET http://127.0.0.1:3300/c\n',
+  )
+})

@@ -65,12 +65,12 @@ function failFastRedisOptions(connectTimeoutMs: number): RedisOptions {
     // A black-holed Redis (SYN dropped) is noticed in a second, not ioredis's 10.
     connectTimeout: connectTimeoutMs,
     retryStrategy: reconnectDelayMs,
-    // Decisions issued in the same event-loop turn leave in one write (and their replies arrive in
-    // one read): under load that is most of them. Socket writes were the largest cost of a decision
-    // in a CPU profile of the benchmark's plugin; with this on, its throughput rose by a third or
-    // more in back-to-back runs (3 747 → 5 080 and 3 482 → 5 854 req/s on a busy machine; see
+    // No auto-pipelining: the limiter's script runner (scripts.ts) holds the connection's writes
+    // until the end of the event-loop turn instead, so the decisions of one turn still leave in
+    // one write and arrive in one read (which raised throughput by a third over one write per
+    // decision), without the Pipeline and the two promises ioredis adds to every command (see
     // docs/ratelimiter.md, "The fail-fast Redis client").
-    enableAutoPipelining: true,
+    enableAutoPipelining: false,
   }
 }
 

@@ -12,7 +12,8 @@
  *      the most admitted in any window of the rule's length (a sliding window over the admitted
  *      timestamps the instances noted), divided by the limit;
  *   3. latency — our plugin (sliding log) and the hello-world at half the plugin's maximum, open
- *      model: the p99 a decision adds;
+ *      model: the p99 a decision adds, with k6 and with vegeta (a lighter generator, see
+ *      latency-run.ts);
  *   4. outage — our plugin through Toxiproxy with Redis gone (proxy disabled) and with Redis slow
  *      (a latency toxic far above the deadline), fail-open, DECISION_DEADLINE_MS: the p99 and max
  *      a request takes, next to the hello-world's at the same rate.
@@ -28,9 +29,10 @@ import { parseArgs } from 'node:util'
 import { linkLatest, machineInfo, machineLine, resultsDir, writeJson } from '@faultline/bench'
 import { ensureK6, serviceEnv } from '@faultline/infra'
 import { type Accuracy, measureAccuracy } from './accuracy-run.ts'
+import { type Generator, generators, type LatencyAtHalf, measureLatencyAtHalf } from './latency-run.ts'
 import { measureOutage, type OutageRun } from './outage-run.ts'
 import { renderReport } from './report.ts'
-import { measureLatencyAtHalf, measureThroughput, type Throughput } from './throughput-run.ts'
+import { measureThroughput, type Throughput } from './throughput-run.ts'
 
 const usage = `Usage: node services/ratelimiter/bench/compare.ts [options]
 
@@ -42,6 +44,9 @@ Needs the native infra (./faultline infra up). Takes about 8 minutes with the de
   --duration N      seconds measured per throughput/latency run (default 10)
   --warmup N        seconds of load before each measured run (default 2)
   --vus N           closed-model users for the throughput runs (default 32)
+  --generators LIST generators of the latency part: k6, vegeta (default both)
+  --candidates LIST throughput candidates by label, comma-separated (default all): hello, plugin
+                    <algorithm>, fastify-rate-limit, rate-limiter-flexible, decision-service
   --limit N         the accuracy rule's limit (default 100)
   --window-ms N     the accuracy rule's window (default 1000)
   --accuracy-s N    seconds of load per accuracy run (default 8)
@@ -57,6 +62,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     vus: { type: 'string', default: '32' },
+    candidates: { type: 'string' },
+    generators: { type: 'string', default: 'k6,vegeta' },
     limit: { type: 'string', default: '100' },
     'window-ms': { type: 'string', default: '1000' },
     'accuracy-s': { type: 'string', default: '8' },
@@ -86,6 +93,11 @@ for (const p of parts) {
     process.exit(2)
   }
 }
+const latencyGenerators = (values.generators ?? '').split(',').map((g) => g.trim()) as Generator[]
+if (latencyGenerators.length === 0 || latencyGenerators.some((g) => !generators.includes(g))) {
+  process.stderr.write(`bench: --generators must list k6 and/or vegeta, got ${values.generators}\n`)
+  process.exit(2)
+}
 const settings = {
   durationS: positive('duration', values.duration),
   warmupS: positive('warmup', values.warmup),
@@ -95,6 +107,7 @@ const settings = {
   accuracyS: positive('accuracy-s', values['accuracy-s']),
   deadlineMs: positive('deadline-ms', values['deadline-ms']),
   accuracyDeadlineMs: positive('accuracy-deadline-ms', values['accuracy-deadline-ms']),
+  ...(values.candidates ? { candidates: values.candidates.split(',').map((c) => c.trim()) } : {}),
 }
 
 await ensureK6()
@@ -113,12 +126,12 @@ const proxiedRedis = serviceEnv().REDIS_URL as string
 const runId = Date.now().toString(36)
 
 let throughput: Throughput | undefined
-let latency: Awaited<ReturnType<typeof measureLatencyAtHalf>> | undefined
+let latency: LatencyAtHalf[] | undefined
 let accuracy: Accuracy[] | undefined
 let outage: OutageRun[] | undefined
 const common = { logDir, log, redisUrl: directRedis, runId, ...settings }
 if (parts.has('throughput')) throughput = await measureThroughput(common)
-if (parts.has('latency')) latency = await measureLatencyAtHalf(common, throughput)
+if (parts.has('latency')) latency = await measureLatencyAtHalf(common, throughput, latencyGenerators)
 if (parts.has('accuracy')) accuracy = await measureAccuracy(common)
 if (parts.has('outage')) outage = await measureOutage({ ...common, redisUrl: proxiedRedis })
 

@@ -1,8 +1,9 @@
 /** bench.md: the tables of one benchmark run, with the targets of docs/ratelimiter.md beside them. */
 import { markdownTable, ms, num } from '@faultline/bench'
 import type { Accuracy } from './accuracy-run.ts'
+import type { LatencyAtHalf } from './latency-run.ts'
 import type { OutageRun } from './outage-run.ts'
-import type { LatencyAtHalf, Throughput } from './throughput-run.ts'
+import type { Throughput } from './throughput-run.ts'
 
 export interface BenchResult {
   settings: {
@@ -14,7 +15,7 @@ export interface BenchResult {
     accuracyDeadlineMs: number
   }
   throughput?: Throughput
-  latency?: LatencyAtHalf
+  latency?: LatencyAtHalf[]
   accuracy?: Accuracy[]
   outage?: OutageRun[]
 }
@@ -88,7 +89,7 @@ function accuracySection(a: Accuracy[], s: BenchResult['settings']): string[] {
 
 function latencySection(l: LatencyAtHalf): string[] {
   return [
-    `## Latency at half the plugin's maximum (${num(l.rate)}/s, open model)`,
+    `## Latency at half the plugin's maximum (${num(l.rate)}/s, open model, ${l.generator})`,
     '',
     markdownTable(
       ['candidate', 'p50', 'p99', 'max', 'dropped'],
@@ -104,7 +105,7 @@ function latencySection(l: LatencyAtHalf): string[] {
       ],
     ),
     '',
-    `- p99 added by a decision: ${ms(l.addedP99Ms)} (target ≤ 1 ms) — ${l.addedP99Ms !== null && l.addedP99Ms <= 1 ? 'met' : 'NOT met'}`,
+    `- p99 added by a decision (${l.generator}): ${ms(l.addedP99Ms)} (target ≤ 1 ms) — ${l.addedP99Ms !== null && l.addedP99Ms <= 1 ? 'met' : 'NOT met'}${l.plugin.dropped > 0.01 * l.plugin.requests ? `; ${num(l.plugin.dropped)} requests not sent on time` : ''}`,
     '',
   ]
 }
@@ -143,7 +144,7 @@ export function renderReport(r: BenchResult, machine: string): string {
     `Machine: ${machine}`,
     '',
     ...(r.throughput ? throughputSection(r.throughput) : []),
-    ...(r.latency ? latencySection(r.latency) : []),
+    ...(r.latency ? r.latency.flatMap(latencySection) : []),
     ...(r.accuracy ? accuracySection(r.accuracy, r.settings) : []),
     ...(r.outage ? outageSection(r.outage, r.settings.deadlineMs) : []),
     'Command: `node services/ratelimiter/bench/compare.ts`',

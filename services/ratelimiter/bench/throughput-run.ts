@@ -1,7 +1,4 @@
-/**
- * Throughput (closed model) of every candidate, one instance each, and the p99 our plugin adds at
- * half its maximum (open model, next to the hello-world at the same rate).
- */
+/** Throughput (closed model) of every candidate, one instance each. */
 import { join } from 'node:path'
 import { repoRoot } from '@faultline/infra'
 import {
@@ -23,6 +20,8 @@ export interface RunSettings {
   warmupS: number
   vus: number
   deadlineMs: number
+  /** Only these throughput candidates, by label (`hello`, `plugin sliding-log` …); default all. */
+  candidates?: string[]
 }
 
 export const algorithms = ['fixed-window', 'sliding-log', 'sliding-window', 'token-bucket', 'gcra'] as const
@@ -31,7 +30,7 @@ export const algorithms = ['fixed-window', 'sliding-log', 'sliding-window', 'tok
  * A limit no run reaches over 1 000 keys (10 000 per key per second; the sliding log caps its limit
  * at 10 000): every request is admitted, so each one costs a full decision.
  */
-const unreachable = 10_000
+export const unreachable = 10_000
 
 /** Rules for the decision service: domain `bench`, key `api_key`, one limit per value. */
 export const benchRulesFile = join(repoRoot, 'services', 'ratelimiter', 'bench', 'rules-bench.yaml')
@@ -73,7 +72,13 @@ export interface Throughput {
 
 export async function measureThroughput(s: RunSettings): Promise<Throughput> {
   const rows: ThroughputRow[] = []
-  for (const spec of throughputCandidates(s)) {
+  const all = throughputCandidates(s)
+  const unknown = (s.candidates ?? []).filter((name) => !all.some((spec) => label(spec) === name))
+  if (unknown.length > 0) {
+    throw new Error(`unknown candidate(s) ${unknown.join(', ')}; known: ${all.map(label).join(', ')}`)
+  }
+  const chosen = all.filter((spec) => !s.candidates || s.candidates.includes(label(spec)))
+  for (const spec of chosen) {
     const instances = await startInstances(spec, 1, s.logDir)
     try {
       s.log(`throughput: ${label(spec)} …`)
@@ -101,61 +106,4 @@ export async function measureThroughput(s: RunSettings): Promise<Throughput> {
   const hello = rows.find((r) => r.candidate === 'hello')?.rps
   for (const row of rows) row.ratioToHello = hello ? row.rps / hello : null
   return { rows }
-}
-
-export interface LatencyAtHalf {
-  rate: number
-  hello: LoadRun
-  plugin: LoadRun
-  /** p99(plugin) − p99(hello) at the same rate: what a decision adds. */
-  addedP99Ms: number | null
-}
-
-/** Our plugin (sliding log) at half its measured maximum, and the hello-world at the same rate. */
-export async function measureLatencyAtHalf(
-  s: RunSettings,
-  throughput: Throughput | undefined,
-): Promise<LatencyAtHalf> {
-  const max = throughput?.rows.find((r) => r.candidate === 'plugin sliding-log')?.rps ?? 4000
-  const rate = Math.max(100, Math.round(max / 2 / 100) * 100)
-  const specs: CandidateSpec[] = [
-    { name: 'hello', env: {} },
-    {
-      name: 'plugin',
-      algorithm: 'sliding-log',
-      env: {
-        REDIS_URL: s.redisUrl,
-        LIMIT: String(unreachable),
-        WINDOW_MS: '1000',
-        KEY_PREFIX: `bench:${s.runId}:half`,
-      },
-    },
-  ]
-  const runs: LoadRun[] = []
-  for (const spec of specs) {
-    const instances = await startInstances(spec, 1, s.logDir)
-    try {
-      s.log(`latency at ${rate}/s: ${label(spec)} …`)
-      runs.push(
-        await runLoad({
-          urls: instances.urls,
-          mode: 'get',
-          scenario: 'rate',
-          rate,
-          durationS: s.durationS,
-          warmupS: s.warmupS,
-          vus: 32,
-          keys: 1000,
-          keyPrefix: `${s.runId}-h`,
-          logDir: s.logDir,
-          name: `half-${fileLabel(spec)}`,
-        }),
-      )
-    } finally {
-      await instances.stop()
-    }
-  }
-  const [hello, plugin] = runs as [LoadRun, LoadRun]
-  const addedP99Ms = hello.p99Ms !== null && plugin.p99Ms !== null ? plugin.p99Ms - hello.p99Ms : null
-  return { rate, hello, plugin, addedP99Ms }
 }

@@ -58,11 +58,24 @@ export function createRatelimiter(config: Config, clients: RatelimiterClients) {
     help: 'Descriptor statuses answered, by domain ("(unknown)" for a domain the rules lack) and code',
     labelNames: ['domain', 'code'],
   })
+  // Each (domain, code) series bound once: resolving the labels on every status cost more than
+  // the increment (the domains are the ruleset's, plus "(unknown)": a bounded set).
+  const boundDecisions = new Map<string, { inc(): void }>()
   const engine = new RulesDecisionEngine({
     rules,
     limiter,
     policyFor: (name) => policies[name],
-    metrics: { decision: (domain, code) => decisions.inc({ domain, code }) },
+    metrics: {
+      decision: (domain, code) => {
+        const id = `${code}\u0000${domain}`
+        let series = boundDecisions.get(id)
+        if (!series) {
+          series = decisions.labels({ domain, code })
+          boundDecisions.set(id, series)
+        }
+        series.inc()
+      },
+    },
   })
   observeRules(metrics, rules)
   if (rules instanceof RedisRulesSource) observeRulesStore(metrics, rules)

@@ -10,6 +10,7 @@ import type {
   DecideRequest,
   DecideResponse,
   DecisionEngine,
+  Descriptor,
   DescriptorEntry,
   DescriptorStatus,
 } from './decision-types.ts'
@@ -57,9 +58,14 @@ export class RulesDecisionEngine implements DecisionEngine {
     const applied = this.#options.rules.current()
     if (!applied) throw new NoRulesError()
     const cost = request.hitsAddend ?? 1
-    const statuses = await Promise.all(
-      request.descriptors.map((entries) => this.#decideOne(applied, request.domain, entries, cost)),
-    )
+    const { descriptors } = request
+    // One descriptor is the common case: awaited alone, with no array of promises.
+    const statuses =
+      descriptors.length === 1
+        ? [await this.#decideOne(applied, request.domain, descriptors[0] as Descriptor, cost)]
+        : await Promise.all(
+            descriptors.map((entries) => this.#decideOne(applied, request.domain, entries, cost)),
+          )
     const overall = statuses.some((status) => status.code === 'OVER_LIMIT') ? 'OVER_LIMIT' : 'OK'
     const metrics = this.#options.metrics
     if (metrics) {
@@ -100,6 +106,17 @@ export class RulesDecisionEngine implements DecisionEngine {
   }
 }
 
+/** The rule's part of a limiter key, made once per compiled rule (a reload compiles new ones). */
+const ruleKeyParts = new WeakMap<CompiledLimit, string>()
+function ruleKeyPart(matched: CompiledLimit): string {
+  let part = ruleKeyParts.get(matched)
+  if (part === undefined) {
+    part = `${encodeURIComponent(matched.id)}~${matched.rule.algorithm}~${matched.rule.windowMs}`
+    ruleKeyParts.set(matched, part)
+  }
+  return part
+}
+
 /** The limiter's keys: `<REDIS_KEY_PREFIX>ratelimiter:{<algorithm>:<descriptor key>}:<suffix>`. */
 export function limiterPrefix(redisKeyPrefix: string): string {
   return `${redisKeyPrefix}ratelimiter`
@@ -117,12 +134,9 @@ export function limiterKey(
   entries: readonly DescriptorEntry[],
   matched: CompiledLimit,
 ): string {
-  const parts = [
-    encodeURIComponent(domain),
-    ...entries.map((entry) => `${encodeURIComponent(entry.key)}=${encodeURIComponent(entry.value)}`),
-    `${encodeURIComponent(matched.id)}~${matched.rule.algorithm}~${matched.rule.windowMs}`,
-  ]
-  const key = parts.join('|')
+  let key = encodeURIComponent(domain)
+  for (const entry of entries) key += `|${encodeURIComponent(entry.key)}=${encodeURIComponent(entry.value)}`
+  key += `|${ruleKeyPart(matched)}`
   if (key.length <= maxReadableKeyLength) return key
   return `sha256=${createHash('sha256').update(key).digest('base64url')}`
 }

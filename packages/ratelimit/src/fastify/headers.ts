@@ -13,7 +13,7 @@ import type { GuardedDecision, LimitRule } from '../types.ts'
 export const draftRevision = 'draft-ietf-httpapi-ratelimit-headers-10'
 
 /** An sf-string: printable ASCII with `"` and `\` escaped (rule names are checked to be ASCII). */
-function sfString(value: string): string {
+export function sfString(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`
 }
 
@@ -33,6 +33,14 @@ export function policyItem(name: string, rule: LimitRule): string {
  * full again.
  */
 export function serviceLimitItem(name: string, decision: GuardedDecision): string {
+  return quotedLimitItem(sfString(name), decision)
+}
+
+/**
+ * {@link serviceLimitItem} for a name already quoted with {@link sfString}: the plugin quotes each
+ * rule's name once, when it compiles the rule, instead of running the escape on every response.
+ */
+export function quotedLimitItem(quotedName: string, decision: GuardedDecision): string {
   const tMs = decision.allowed ? decision.resetMs : decision.retryAfterMs
-  return `${sfString(name)};r=${Math.max(0, Math.floor(decision.remaining))};t=${ceilSeconds(tMs, decision.allowed ? 0 : 1)}`
+  return `${quotedName};r=${Math.max(0, Math.floor(decision.remaining))};t=${ceilSeconds(tMs, decision.allowed ? 0 : 1)}`
 }

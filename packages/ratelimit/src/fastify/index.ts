@@ -15,7 +15,7 @@ import { validateCost } from '../algorithms/validation.ts'
 import { type DecideContext, GuardedLimiter } from '../policy/guarded-limiter.ts'
 import { hardenedFailurePolicy } from '../policy/types.ts'
 import type { GuardedDecision } from '../types.ts'
-import { ceilSeconds, policyItem, serviceLimitItem } from './headers.ts'
+import { ceilSeconds, policyItem, quotedLimitItem, sfString } from './headers.ts'
 import {
   pluginOptionsProblems,
   RateLimitOptionsError,
@@ -58,6 +58,8 @@ export interface RateLimitedBody {
 interface Applied {
   rule: RateLimitRuleOptions
   policyMember: string
+  /** The rule's name as an sf-string, quoted once (the `RateLimit` member starts with it). */
+  quotedName: string
   decision: GuardedDecision
 }
 
@@ -86,6 +88,7 @@ interface CompiledRule {
   keyOf: KeyOf
   context: DecideContext
   policyMember: string
+  quotedName: string
 }
 
 function compile(rule: RateLimitRuleOptions): CompiledRule {
@@ -96,6 +99,7 @@ function compile(rule: RateLimitRuleOptions): CompiledRule {
     keyOf: keyFunction(rule.key),
     context: { rule: rule.name, ...(rule.failure ? { policy: rule.failure } : {}) },
     policyMember: policyItem(rule.name, rule.limit),
+    quotedName: sfString(rule.name),
   }
 }
 
@@ -119,7 +123,8 @@ function keyFor(compiled: CompiledRule, request: FastifyRequest): string | undef
 /** Denied beats allowed; among denies the longest wait; among allows the least remaining. */
 function mostRestrictive(applied: Applied[]): Applied {
   let answer = applied[0] as Applied
-  for (const candidate of applied.slice(1)) {
+  for (let i = 1; i < applied.length; i++) {
+    const candidate = applied[i] as Applied
     const a = answer.decision
     const c = candidate.decision
     if (c.allowed !== a.allowed) {
@@ -140,14 +145,16 @@ function setHeaders(
   answer: Applied,
   options: RateLimitPluginOptions,
 ): void {
-  if (options.draft ?? true) {
-    reply.header(
-      'RateLimit-Policy',
-      applied.length === 1 ? answer.policyMember : applied.map((a) => a.policyMember).join(', '),
-    )
+  if ((options.draft ?? true) && applied.length === 1) {
+    // One rule (the common case): the same fields without the arrays of the general case.
+    reply.header('RateLimit-Policy', answer.policyMember)
+    if (!answer.decision.degraded)
+      reply.header('RateLimit', quotedLimitItem(answer.quotedName, answer.decision))
+  } else if (options.draft ?? true) {
+    reply.header('RateLimit-Policy', applied.map((a) => a.policyMember).join(', '))
     const known = applied.filter((a) => !a.decision.degraded)
     if (known.length > 0) {
-      reply.header('RateLimit', known.map((a) => serviceLimitItem(a.rule.name, a.decision)).join(', '))
+      reply.header('RateLimit', known.map((a) => quotedLimitItem(a.quotedName, a.decision)).join(', '))
     }
   }
   if (options.legacyHeaders) {
@@ -188,19 +195,41 @@ async function decideAll(
   for (const compiled of rules) {
     const key = keyFor(compiled, request)
     if (key === undefined) continue
-    const cost = compiled.rule.cost ? compiled.rule.cost(request) : 1
     // Every cost is checked before any rule spends quota: a request refused with a 400 (naming
     // `cost`) must not have used up another rule's allowance.
-    validateCost(cost)
-    matched.push({ compiled, key, cost })
+    matched.push({ compiled, key, cost: costOf(compiled, request) })
   }
   const decideOne = async ({ compiled, key, cost }: (typeof matched)[number]): Promise<Applied> => {
-    const { rule, context, policyMember } = compiled
-    return { rule, policyMember, decision: await guarded.decide(key, rule.limit, cost, context) }
+    const { rule, context, policyMember, quotedName } = compiled
+    return { rule, policyMember, quotedName, decision: await guarded.decide(key, rule.limit, cost, context) }
   }
-  // One rule is the common case: no Promise.all and no array of promises for it.
-  if (matched.length === 1) return [await decideOne(matched[0] as (typeof matched)[number])]
   return Promise.all(matched.map(decideOne))
+}
+
+/** The cost of `request` under `compiled`, checked (a bad one is a 400 naming `cost`). */
+function costOf(compiled: CompiledRule, request: FastifyRequest): number {
+  const cost = compiled.rule.cost ? compiled.rule.cost(request) : 1
+  validateCost(cost)
+  return cost
+}
+
+/**
+ * Answers `request` from the decisions of the rules that applied: `request.rateLimit`, the
+ * headers, and on a deny the 429. Returns the reply when it sent one.
+ */
+function answer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  applied: Applied[],
+  options: RateLimitPluginOptions,
+): FastifyReply | undefined {
+  const chosen = mostRestrictive(applied)
+  request.rateLimit = { rule: chosen.rule.name, decision: chosen.decision }
+  setHeaders(reply, applied, chosen, options)
+  if (chosen.decision.allowed) return undefined
+  const retryAfterS = ceilSeconds(chosen.decision.retryAfterMs, 1)
+  reply.code(429).header('Retry-After', String(retryAfterS))
+  return reply.send(limitedBody(chosen, retryAfterS))
 }
 
 async function rateLimit(app: FastifyInstance, options: RateLimitPluginOptions): Promise<void> {
@@ -217,16 +246,21 @@ async function rateLimit(app: FastifyInstance, options: RateLimitPluginOptions):
   const rules = options.rules.map(compile)
   app.decorateRequest('rateLimit', null)
 
+  const only = rules.length === 1 ? (rules[0] as CompiledRule) : undefined
+
   app.addHook('onRequest', async (request, reply) => {
+    if (only) {
+      // One rule is the common case: its decision is awaited here, with no array of matches and
+      // no extra async layer (each costs a promise and a turn of the microtask queue per request).
+      const key = keyFor(only, request)
+      if (key === undefined) return
+      const decision = await guarded.decide(key, only.rule.limit, costOf(only, request), only.context)
+      const { rule, policyMember, quotedName } = only
+      return answer(request, reply, [{ rule, policyMember, quotedName, decision }], options)
+    }
     const applied = await decideAll(guarded, rules, request)
     if (applied.length === 0) return
-    const answer = mostRestrictive(applied)
-    request.rateLimit = { rule: answer.rule.name, decision: answer.decision }
-    setHeaders(reply, applied, answer, options)
-    if (answer.decision.allowed) return
-    const retryAfterS = ceilSeconds(answer.decision.retryAfterMs, 1)
-    reply.code(429).header('Retry-After', String(retryAfterS))
-    return reply.send(limitedBody(answer, retryAfterS))
+    return answer(request, reply, applied, options)
   })
 }
 

@@ -135,7 +135,7 @@ export class GuardedLimiter implements Limiter {
     const state = this.#stateOf(ruleName, policy)
     let decision: GuardedDecision
     try {
-      decision = await this.#askRedis(key, rule, cost, policy, state)
+      decision = await this.#askRedis(key, rule, cost, policy, state, startedMs)
     } catch (err) {
       if (isCallerError(err)) throw err
       decision = this.#degradedAnswer(degradedReasonOf(err), err, key, rule, cost, policy, ruleName)
@@ -165,46 +165,77 @@ export class GuardedLimiter implements Limiter {
    * third of a decision's CPU in the benchmark (the semantics are the same; the tests are
    * shared).
    */
-  async #askRedis(
+  #askRedis(
     key: string,
     rule: LimitRule,
     cost: number,
     policy: FailurePolicy,
     state: RuleState,
+    startedMs: number,
   ): Promise<Decision> {
     const { retry: retryPolicy, deadlineMs } = policy
-    const clock = this.#clock
-    const expiresAtMs = deadlineMs === null ? Number.POSITIVE_INFINITY : clock.now() + deadlineMs
+    const expiresAtMs = deadlineMs === null ? Number.POSITIVE_INFINITY : startedMs + deadlineMs
     const attemptTimeoutMs =
       (retryPolicy.mode === 'none' ? undefined : retryPolicy.attemptTimeoutMs) ?? Number.POSITIVE_INFINITY
-    const maxAttempts = retryPolicy.mode === 'none' ? 1 : retryPolicy.attempts
     state.budget?.deposit()
+    // The first attempt is returned as it is: a healthy Redis answers it, and the retry loop (an
+    // async function, a promise and a microtask per decision) is entered only after it fails.
+    let first: Promise<Decision>
+    try {
+      first = this.#attempt(key, rule, cost, state, attemptTimeoutMs, expiresAtMs)
+    } catch (error) {
+      // A limiter that throws instead of rejecting is retried like one that rejects.
+      first = Promise.reject(error)
+    }
+    if (retryPolicy.mode === 'none' || retryPolicy.attempts <= 1) return first
+    return first.catch((error: unknown) =>
+      this.#retry(error, key, rule, cost, policy, state, attemptTimeoutMs, expiresAtMs),
+    )
+  }
+
+  /** After a failed first attempt: retries as the policy says, each paid for by the rule's budget. */
+  async #retry(
+    firstError: unknown,
+    key: string,
+    rule: LimitRule,
+    cost: number,
+    policy: FailurePolicy,
+    state: RuleState,
+    attemptTimeoutMs: number,
+    expiresAtMs: number,
+  ): Promise<Decision> {
+    const retryPolicy = policy.retry
+    const clock = this.#clock
+    const maxAttempts = retryPolicy.mode === 'none' ? 1 : retryPolicy.attempts
+    let error = firstError
     for (let attempt = 1; ; attempt++) {
+      // `error` is what attempt number `attempt` failed with.
+      if (
+        isCallerError(error) ||
+        error instanceof CircuitOpenError ||
+        error instanceof DeadlineExceededError
+      ) {
+        throw error
+      }
+      if (attempt >= maxAttempts) throw error
+      const delayMs =
+        retryPolicy.mode === 'backoff'
+          ? backoffDelayMs(
+              attempt - 1,
+              { backoff: 'full-jitter', baseMs: retryPolicy.baseMs, capMs: retryPolicy.capMs },
+              this.#random,
+            )
+          : 0
+      if (delayMs >= expiresAtMs - clock.now()) throw error
+      if (state.budget && !state.budget.tryWithdraw()) {
+        this.#metrics?.retriesRefused.inc()
+        throw error
+      }
+      if (delayMs > 0) await this.#sleep(delayMs)
       try {
         return await this.#attempt(key, rule, cost, state, attemptTimeoutMs, expiresAtMs)
-      } catch (error) {
-        if (
-          isCallerError(error) ||
-          error instanceof CircuitOpenError ||
-          error instanceof DeadlineExceededError
-        ) {
-          throw error
-        }
-        if (attempt >= maxAttempts) throw error
-        const delayMs =
-          retryPolicy.mode === 'backoff'
-            ? backoffDelayMs(
-                attempt - 1,
-                { backoff: 'full-jitter', baseMs: retryPolicy.baseMs, capMs: retryPolicy.capMs },
-                this.#random,
-              )
-            : 0
-        if (delayMs >= expiresAtMs - clock.now()) throw error
-        if (state.budget && !state.budget.tryWithdraw()) {
-          this.#metrics?.retriesRefused.inc()
-          throw error
-        }
-        if (delayMs > 0) await this.#sleep(delayMs)
+      } catch (next) {
+        error = next
       }
     }
   }
