@@ -142,8 +142,14 @@ test('two appliers pushing versions concurrently: with generations a polling rea
   })()
   // A pushes the even versions, B the odd ones, each in a random order: older pushes race newer ones.
   const shuffled = (versions: number[]) => versions.sort(() => Math.random() - 0.5)
+  // A turn of the event loop after each push lets the polling reader in between: how many reads
+  // land otherwise depends on how the client batches commands, and the test needs reads that
+  // interleave with the pushes.
   const push = async (versions: number[]) => {
-    for (const v of versions) await apply(generations, ruleset(v))
+    for (const v of versions) {
+      await apply(generations, ruleset(v))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
   }
   await Promise.all([push(shuffled([2, 4, 6, 8, 10, 12])), push(shuffled([1, 3, 5, 7, 9, 11]))])
   appliersDone = true
