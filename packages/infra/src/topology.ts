@@ -47,6 +47,7 @@ export const systemPorts = {
   ratelimiter: { api: 18090, grpc: 18091, gateway: 18092 },
   feed: { api: 18100, relay: 18101, worker: 18102 },
   photos: { api: 18110, worker: 18111, reaper: 18112 },
+  notifications: { api: 18120, relay: 18121, router: 18122, worker: 18123, providers: 18124 },
 } as const satisfies Record<string, Record<string, number>>
 
 export type ProxyName = 'postgres' | 'postgres-replica' | 'redis-cache' | 'redis-queue' | 'kafka' | 's3'

@@ -1,6 +1,6 @@
 /**
  * The outbox relay process: publishes committed outbox rows to POSTS_TOPIC (keyed by author) and
- * deletes them once Kafka acknowledged them (see outbox/relay.ts).
+ * deletes them once Kafka acknowledged them (see @faultline/kit/outbox-relay).
  *   node services/feed/src/relay.ts      (pnpm --filter @faultline/feed relay)
  * Run several: one leads (a Postgres advisory lock), the others stand by and take over within a
  * second of the leader's death. It runs on the kit's worker runtime: /healthz, /readyz, /metrics
@@ -18,6 +18,7 @@ import {
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { OutboxRelay } from '@faultline/kit/outbox-relay'
 import { runWorker } from '@faultline/kit/worker'
 import { retry } from '@faultline/resilience'
 import pg from 'pg'
@@ -25,7 +26,6 @@ import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
 import { createMitigationState } from './mitigations.ts'
 import { createRelayMetrics } from './outbox/metrics.ts'
-import { OutboxRelay } from './outbox/relay.ts'
 
 /** Idempotent producer: its own retries cannot duplicate or reorder a batch inside Kafka. */
 const producerConfig = { idempotent: true, maxInFlightRequests: 1 }

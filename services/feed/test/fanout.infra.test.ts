@@ -24,7 +24,7 @@ import { createFanout } from '../src/fanout/components.ts'
 import { Keys } from '../src/keys.ts'
 import { runMigrations } from '../src/migrate.ts'
 import type { Mitigations } from '../src/mitigations.ts'
-import { OutboxRelay } from '../src/outbox/relay.ts'
+import { OutboxRelay } from '@faultline/kit/outbox-relay'
 import { connectRelaySession } from '../src/relay.ts'
 import { TimelineStore } from '../src/timeline-store.ts'
 import {

@@ -16,7 +16,7 @@ import type { Consumer } from 'kafkajs'
 import type pg from 'pg'
 import { type Config, loadConfig } from '../src/config.ts'
 import { runMigrations } from '../src/migrate.ts'
-import { OutboxRelay } from '../src/outbox/relay.ts'
+import { OutboxRelay } from '@faultline/kit/outbox-relay'
 import { connectRelaySession } from '../src/relay.ts'
 
 const relayEntry = fileURLToPath(new URL('../src/relay.ts', import.meta.url))

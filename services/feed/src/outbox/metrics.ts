@@ -7,8 +7,8 @@
  *   oldest, read from Postgres at scrape time (so standbys report them too).
  */
 import type { Metrics } from '@faultline/kit/metrics'
+import type { RelayMetricsSink } from '@faultline/kit/outbox-relay'
 import type pg from 'pg'
-import type { RelayMetricsSink } from './relay.ts'
 
 export function createRelayMetrics(metrics: Metrics, pool: Pick<pg.Pool, 'query'>): RelayMetricsSink {
   const published = metrics.counter({

@@ -1,9 +1,10 @@
 /**
- * The outbox relay: moves committed outbox rows to Kafka, in id order, and deletes them once
- * Kafka has acknowledged them (acks = all replicas). A row is deleted only after its send
+ * The transactional-outbox relay: moves committed outbox rows to Kafka, in id order, and deletes
+ * them once Kafka has acknowledged them (acks = all replicas). A row is deleted only after its send
  * succeeded, so nothing committed is lost; a crash between the send and the delete republishes
- * the batch, which the idempotent fan-out absorbs. Rows of a rolled-back transaction never exist,
- * so they are never published.
+ * the batch, which idempotent consumers absorb. Rows of a rolled-back transaction never exist,
+ * so they are never published. The feed (posts) and the notification service use it; the table
+ * is `<table>(id bigserial, key text, payload jsonb)` in the session's search_path.
  *
  * One relay leads at a time: it holds a session-level advisory lock on its own connection and
  * does all its reads and deletes on that connection. If the connection dies the lock is released
@@ -20,7 +21,7 @@ export interface OutboxRow {
   payload: Record<string, unknown>
 }
 
-/** What goes to Kafka: the row's payload with `outboxId` = the row's id (types.ts PostEvent). */
+/** What goes to Kafka: the row's payload with `outboxId` = the row's id. */
 export interface OutboxMessage {
   key: string
   value: string
@@ -38,12 +39,14 @@ export interface RelayMetricsSink {
 }
 
 export interface OutboxRelayOptions {
-  /** Opens the relay's dedicated session (search_path on the feed's schema). */
+  /** Opens the relay's dedicated session (search_path on the system's schema). */
   connect(): Promise<pg.Client>
   /** Sends the messages with acks = -1; resolves once Kafka acknowledged all of them. */
   publish(messages: OutboxMessage[]): Promise<void>
   /** Names the advisory lock: one leader per schema, so relays of different schemas never wait for each other. */
   lockName: string
+  /** The outbox table (a plain SQL identifier). @default 'outbox' */
+  table?: string
   batchMax: number
   pollMs: number
   /** @default 1000 */
@@ -67,7 +70,13 @@ export class OutboxRelay {
   readonly #metrics: RelayMetricsSink
   #leading = false
 
+  readonly #table: string
+
   constructor(options: OutboxRelayOptions) {
+    const table = options.table ?? 'outbox'
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table))
+      throw new Error(`outbox table name ${JSON.stringify(table)} is not a plain identifier`)
+    this.#table = table
     this.#o = options
     this.#metrics = options.metrics ?? noMetrics
   }
@@ -135,7 +144,7 @@ export class OutboxRelay {
     while (!signal.aborted) {
       const { rows } = await client.query<OutboxRow>(
         // ORDER BY the column, not the text alias: '10' sorts before '8'.
-        'SELECT id::text AS id, key, payload FROM outbox ORDER BY outbox.id LIMIT $1',
+        `SELECT id::text AS id, key, payload FROM ${this.#table} ORDER BY ${this.#table}.id LIMIT $1`,
         [this.#o.batchMax],
       )
       if (rows.length === 0) {
@@ -143,7 +152,7 @@ export class OutboxRelay {
         continue
       }
       if (!(await this.#publishUntilAcked(rows.map(toMessage), signal))) return
-      await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)])
+      await client.query(`DELETE FROM ${this.#table} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)])
       this.#metrics.published(rows.length)
     }
   }
