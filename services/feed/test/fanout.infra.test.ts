@@ -15,6 +15,7 @@ import {
   getProducer,
 } from '@faultline/kit/clients'
 import { createMetrics } from '@faultline/kit/metrics'
+import { OutboxRelay } from '@faultline/kit/outbox-relay'
 import type { AfterHost, TestInfra } from '@faultline/testkit'
 import { randomId, testInfra } from '@faultline/testkit'
 import type { Redis } from 'ioredis'
@@ -24,7 +25,6 @@ import { createFanout } from '../src/fanout/components.ts'
 import { Keys } from '../src/keys.ts'
 import { runMigrations } from '../src/migrate.ts'
 import type { Mitigations } from '../src/mitigations.ts'
-import { OutboxRelay } from '@faultline/kit/outbox-relay'
 import { connectRelaySession } from '../src/relay.ts'
 import { TimelineStore } from '../src/timeline-store.ts'
 import {
