@@ -15,6 +15,7 @@ import {
   Type,
 } from '@faultline/kit/config'
 import { type Mitigations, switches } from './mitigations.ts'
+import { type Knobs, parseProviderKnobs } from './providers/knobs.ts'
 import { type Channel, channels } from './types.ts'
 
 export { ConfigError }
@@ -144,6 +145,11 @@ export const configSchema = Type.Object({
     pattern: '^\\s*[a-z0-9-]+\\s*(,\\s*[a-z0-9-]+\\s*)*$',
     description: "the providers' server: the providers it serves, each at /<name>",
   }),
+  PROVIDER_KNOBS: Type.String({
+    default: '',
+    description:
+      'the providers\' server: failure knobs at boot, JSON provider name → knobs, e.g. {"sms-a":{"errorRate":0.2,"latencyMs":50}} (see docs/notifications.md; changeable at run time with PUT /<name>/admin/knobs)',
+  }),
 })
 
 export type Env = Record<string, string | undefined>
@@ -202,6 +208,8 @@ export interface Config {
   webhook: { secret: string; allowlist: string[]; timeoutMs: number }
   deadLetterAlertS: number
   providerNames: string[]
+  /** The providers' server's knobs at boot, per provider name (PROVIDER_KNOBS). */
+  providerKnobs: Record<string, Partial<Knobs>>
   mitigations: Mitigations
 }
 
@@ -219,7 +227,10 @@ export function loadConfig(env: Env = process.env): Config {
       })
     }
   }
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const providerNames = e ? envList(e.PROVIDER_NAMES) : []
+  const providerKnobs = e ? parseProviderKnobs(e.PROVIDER_KNOBS, providerNames) : { knobs: {} }
+  if ('problem' in providerKnobs) issues.push({ name: 'PROVIDER_KNOBS', reason: providerKnobs.problem })
+  if (!e || !mitigations || issues.length > 0 || 'problem' in providerKnobs) throw new ConfigError(issues)
   return {
     host: e.HOST,
     port: e.PORT,
@@ -275,7 +286,8 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
     deadLetterAlertS: e.DEAD_LETTER_ALERT_S,
-    providerNames: envList(e.PROVIDER_NAMES),
+    providerNames,
+    providerKnobs: providerKnobs.knobs,
     mitigations,
   }
 }
