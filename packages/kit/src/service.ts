@@ -226,8 +226,16 @@ function describeValidation(error: KitHandledError): { field: string; message: s
   const first = ((error.validation as AjvError[] | undefined) ?? [])[0] ?? {}
   const segments = (first.instancePath ?? '').split('/').filter((segment) => segment !== '')
   const missing = first.params?.missingProperty
+  // An unknown property (additionalProperties: false) is named too: `body.surprise is not allowed`.
+  const unknown = first.params?.additionalProperty
   if (missing !== undefined) segments.push(missing)
+  else if (unknown !== undefined) segments.push(unknown)
   const field = [context, ...segments].join('.')
-  const reason = missing !== undefined ? 'is required' : (first.message ?? 'is invalid')
+  const reason =
+    missing !== undefined
+      ? 'is required'
+      : unknown !== undefined
+        ? 'is not allowed'
+        : (first.message ?? 'is invalid')
   return { field, message: `${field} ${reason}` }
 }

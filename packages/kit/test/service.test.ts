@@ -140,6 +140,37 @@ test('a schema validation error is a 400 that names the field', async (t) => {
   assert.equal(badQuery.json<ErrorBody>().field, 'querystring.limit')
 })
 
+test('an unknown property of a closed schema is a 400 that names it (when the app rejects, not strips, them)', async (t) => {
+  const app = createService({
+    name: 'test',
+    level: 'silent',
+    metrics: undefined,
+    fastify: { ajv: { customOptions: { removeAdditional: false } } },
+  })
+  t.after(() => app.close())
+  app.post(
+    '/closed',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            inner: { type: 'object', additionalProperties: false, properties: { a: { type: 'integer' } } },
+          },
+        },
+      },
+    },
+    async () => ({ ok: true }),
+  )
+  const top = await app.inject({ method: 'POST', url: '/closed', payload: { surprise: 1 } })
+  assert.equal(top.statusCode, 400)
+  assert.equal(top.json<ErrorBody>().field, 'body.surprise')
+  assert.equal(top.json<ErrorBody>().message, 'body.surprise is not allowed')
+  const nested = await app.inject({ method: 'POST', url: '/closed', payload: { inner: { a: 1, b: 2 } } })
+  assert.equal(nested.json<ErrorBody>().field, 'body.inner.b')
+})
+
 test('an unknown route is a JSON 404', async (t) => {
   const { app } = build(t)
   const res = await app.inject('/nope?x=1')

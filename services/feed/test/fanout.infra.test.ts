@@ -16,6 +16,7 @@ import {
 } from '@faultline/kit/clients'
 import { createMetrics } from '@faultline/kit/metrics'
 import { OutboxRelay } from '@faultline/kit/outbox-relay'
+import { connectRelaySession, outboxRelayLockName } from '@faultline/kit/outbox-relay-process'
 import type { AfterHost, TestInfra } from '@faultline/testkit'
 import { randomId, testInfra } from '@faultline/testkit'
 import type { Redis } from 'ioredis'
@@ -25,7 +26,6 @@ import { createFanout } from '../src/fanout/components.ts'
 import { Keys } from '../src/keys.ts'
 import { runMigrations } from '../src/migrate.ts'
 import type { Mitigations } from '../src/mitigations.ts'
-import { connectRelaySession } from '../src/relay.ts'
 import { TimelineStore } from '../src/timeline-store.ts'
 import {
   createPost as apiCreatePost,
@@ -87,12 +87,12 @@ async function setup(t: AfterHost, env: Record<string, string> = {}, partitions 
 function startRelay(s: Setup): void {
   const kafka = createKafka({ brokers: s.config.kafkaBrokers, clientId: `relay-${randomId()}` })
   const relay = new OutboxRelay({
-    connect: () => connectRelaySession(s.config),
+    connect: () => connectRelaySession(s.config, 'feed-relay-test'),
     publish: async (messages) => {
       const producer = await getProducer(kafka, { idempotent: true, maxInFlightRequests: 1 })
       await producer.send({ topic: s.config.postsTopic, acks: -1, messages })
     },
-    lockName: `feed-outbox-relay:${s.config.dbSchema}`,
+    lockName: outboxRelayLockName('feed', s.config.dbSchema),
     batchMax: s.config.relayBatchMax,
     pollMs: s.config.relayPollMs,
     log: quiet,

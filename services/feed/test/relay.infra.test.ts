@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { ports, proxies } from '@faultline/infra'
 import { createKafka, disconnectProducer, getProducer } from '@faultline/kit/clients'
 import { OutboxRelay } from '@faultline/kit/outbox-relay'
+import { connectRelaySession, outboxRelayLockName } from '@faultline/kit/outbox-relay-process'
 import type { AfterHost, TestInfra } from '@faultline/testkit'
 import { randomId, testInfra } from '@faultline/testkit'
 import { ToxiproxyClient } from '@faultline/toxiproxy'
@@ -17,7 +18,6 @@ import type { Consumer } from 'kafkajs'
 import type pg from 'pg'
 import { type Config, loadConfig } from '../src/config.ts'
 import { runMigrations } from '../src/migrate.ts'
-import { connectRelaySession } from '../src/relay.ts'
 
 const relayEntry = fileURLToPath(new URL('../src/relay.ts', import.meta.url))
 
@@ -59,12 +59,12 @@ function startRelay(s: Setup, name: string) {
   const kafka = createKafka({ brokers: s.infra.urls.kafkaBrokers, clientId: `relay-${name}-${randomId()}` })
   const counts: RelayCounts = { published: 0, publishFailures: 0, standbyLogs: 0 }
   const relay = new OutboxRelay({
-    connect: () => connectRelaySession({ ...s.config, instanceId: name }),
+    connect: () => connectRelaySession(s.config, `feed-relay-${name}`),
     publish: async (messages) => {
       const producer = await getProducer(kafka, { idempotent: true, maxInFlightRequests: 1 })
       await producer.send({ topic: s.topic, acks: -1, messages })
     },
-    lockName: `feed-outbox-relay:${s.schema}`,
+    lockName: outboxRelayLockName('feed', s.schema),
     batchMax: 50,
     pollMs: 20,
     standbyRetryMs: 100,

@@ -55,7 +55,9 @@ CREATE UNIQUE INDEX notifications_idempotency_key ON notifications (idempotency_
 CREATE TABLE outbox (
   id bigserial PRIMARY KEY,
   key text NOT NULL,
-  payload jsonb NOT NULL
+  payload jsonb NOT NULL,
+  -- The relay's oldest-age gauge: how long the pipeline has been stalled (pm17).
+  created_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- The truth about each (notification, channel). A channel worker sends only while the row is

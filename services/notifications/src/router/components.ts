@@ -1,0 +1,119 @@
+/**
+ * The router's object graph, built from the Config and the clients the process (or a test) made:
+ * router.ts runs it on the kit's worker runtime, tests run the same graph in-process.
+ */
+import { kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
+import type { Metrics } from '@faultline/kit/metrics'
+import type { ReadinessCheck } from '@faultline/kit/service'
+import type { Redis } from 'ioredis'
+import type { Consumer, Kafka } from 'kafkajs'
+import type pg from 'pg'
+import type { Config } from '../config.ts'
+import { NotificationKeys } from '../keys.ts'
+import { createMitigationState, type MitigationState } from '../mitigations.ts'
+import { type ChannelQueues, channelQueues } from '../queue/queues.ts'
+import { DeliveryRepository } from '../repositories/deliveries.ts'
+import { RecipientRepository } from '../repositories/recipients.ts'
+import { TemplateRepository } from '../repositories/templates.ts'
+import {
+  createRouterBatchHandler,
+  createRouterConsumer,
+  type RouterLog,
+  startRouterConsumer,
+} from './consumer.ts'
+import { createRouterMetrics, type RouterMetrics } from './metrics.ts'
+import { RecipientRateLimit } from './rate-limit.ts'
+import { EventRouter } from './route.ts'
+
+/** Events routed and committed together: one insert and one addBulk per channel per chunk. */
+export const routerChunkSize = 200
+
+export interface RouterDeps {
+  /** The primary, search_path on the service's schema. */
+  pool: pg.Pool
+  /** The cache Redis (rate limits). */
+  redis: Redis
+  /** The queue Redis, made for BullMQ (`maxRetriesPerRequest: null`). */
+  queueRedis: Redis
+  kafka: Kafka
+  metrics: Metrics
+  log: RouterLog
+  /** The live switches (the router's /admin/mitigations); made from config.mitigations when absent. */
+  switches?: MitigationState
+  /** The clock of the decisions (tests). @default Date.now */
+  now?: () => number
+}
+
+export interface Router {
+  consumer: Consumer
+  /** "The consumer joined its group": the router's readiness. */
+  consumerReady: ReadinessCheck
+  switches: MitigationState
+  metrics: RouterMetrics
+  queues: ChannelQueues
+  router: EventRouter
+  /** Waits for Kafka, joins the group, consumes; resolves once consuming. */
+  start(signal?: AbortSignal): Promise<void>
+  /** Finishes the chunk in flight, commits what was routed, leaves the group, closes the queues. */
+  stop(): Promise<void>
+}
+
+export function createRouter(config: Config, deps: RouterDeps): Router {
+  const switches = deps.switches ?? createMitigationState(config.mitigations)
+  const metrics = createRouterMetrics(deps.metrics)
+  const keys = new NotificationKeys(config.redisKeyPrefix)
+  const queues = channelQueues(deps.queueRedis, config.queuePrefix)
+  const router = new EventRouter({
+    db: deps.pool,
+    deliveries: new DeliveryRepository(deps.pool),
+    recipients: new RecipientRepository(deps.pool),
+    templates: new TemplateRepository(deps.pool),
+    rateLimit: new RecipientRateLimit({
+      redis: deps.redis,
+      keys,
+      limit: config.rateLimit.limit,
+      windowMs: config.rateLimit.windowMs,
+      onRedisError: () => metrics.rateLimitErrors.inc(),
+      log: deps.log,
+    }),
+    queues,
+    switches,
+    jobAttempts: config.jobAttempts,
+    metrics,
+    ...(deps.now ? { now: deps.now } : {}),
+  })
+  const consumer = createRouterConsumer(
+    deps.kafka,
+    {
+      groupId: config.routerGroupId,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+    },
+    deps.log,
+  )
+  // Attached before connect() so the join is not missed.
+  const consumerReady = kafkaConsumerReadinessCheck(consumer)
+  const handler = createRouterBatchHandler({ router, chunkSize: routerChunkSize, metrics, log: deps.log })
+  return {
+    consumer,
+    consumerReady,
+    switches,
+    metrics,
+    queues,
+    router,
+    start: (signal) =>
+      startRouterConsumer({
+        kafka: deps.kafka,
+        consumer,
+        topic: config.topic,
+        partitions: config.topicPartitions,
+        handler,
+        log: deps.log,
+        ...(signal ? { signal } : {}),
+      }),
+    stop: async () => {
+      await consumer.disconnect()
+      await queues.close()
+    },
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * One run of a delivery job — the protocol that makes "exactly once" an effect:
+ * 1. claim the delivery record (deliveryRecord: only while it is pending, by a conditional
+ *    update); nothing to claim = it is already terminal (sent, expired, …): skip, send nothing;
+ * 2. past the notification's TTL (ttlCheck) → expired, nothing sent;
+ * 3. read the recipient and the template and render; a missing contact, a missing template or a
+ *    render error can never succeed = POISON;
+ * 4. send with the delivery id as the Idempotency-Key; 2xx → sent; refused destination → poison;
+ *    anything else → failed, and the run throws so the queue retries it with backoff;
+ * 5. poison, or a transient failure on the last attempt: deadLetter on → dead-lettered with its
+ *    kind and reason and the job completes; off → left failed (pm17's naive: nobody finds out).
+ */
+import { UnrecoverableError } from 'bullmq'
+import type { MitigationState } from '../mitigations.ts'
+import type { ClaimedDelivery, DeliveryRepository } from '../repositories/deliveries.ts'
+import { contactFor, type RecipientRepository } from '../repositories/recipients.ts'
+import type { TemplateRepository } from '../repositories/templates.ts'
+import { type RenderedMessage, renderChannel } from '../templates/render.ts'
+import type { Channel, DeliveryJobData, Notification } from '../types.ts'
+import { TransientSendError } from './backoff.ts'
+import type { DeadLetterKind, DeadLetters } from './dead-letter.ts'
+import type { DeliveryOutcome, SenderMetrics } from './metrics.ts'
+import type { ProviderResult } from './provider-client.ts'
+
+/** What a channel sender gets: everything it needs to build its request. */
+export interface OutgoingDelivery {
+  deliveryId: string
+  channel: Channel
+  notification: Notification
+  /** The contact point: an address, a phone number, a push token or a webhook URL. */
+  to: string
+  rendered: RenderedMessage
+}
+
+export type ChannelSender = (d: OutgoingDelivery) => Promise<ProviderResult>
+
+/** The job as the processor sees it. */
+export interface DeliveryRun {
+  data: DeliveryJobData
+  /** Attempts already finished (BullMQ's attemptsMade: 0 on the first run). */
+  attemptsMade: number
+  /** The job's attempts (JOB_ATTEMPTS when it was added). */
+  attempts: number
+}
+
+export interface ProcessDeliveryDeps {
+  deliveries: Pick<DeliveryRepository, 'claim' | 'markSent' | 'markFailed' | 'markExpired'>
+  recipients: Pick<RecipientRepository, 'get'>
+  templates: Pick<TemplateRepository, 'get'>
+  send: ChannelSender
+  deadLetters: Pick<DeadLetters, 'deadLetter'>
+  switches: MitigationState
+  metrics: SenderMetrics
+  now?: () => number
+}
+
+/** A poison job dropped because deadLetter is off: BullMQ fails it without retrying. */
+export class PoisonDroppedError extends UnrecoverableError {
+  constructor(reason: string) {
+    super(`poison, dropped: ${reason}`)
+    this.name = 'UnrecoverableError'
+  }
+}
+
+type Prepared = { to: string; rendered: RenderedMessage } | { poison: string }
+
+/** Step 3: the recipient's contact and the rendered message, or why it can never be sent. */
+async function prepare(deps: ProcessDeliveryDeps, d: ClaimedDelivery): Promise<Prepared> {
+  const n = d.notification
+  const recipient = await deps.recipients.get(n.recipientId)
+  if (!recipient) return { poison: `recipient ${n.recipientId} no longer exists` }
+  const to = contactFor(recipient, d.channel)
+  if (!to) return { poison: `recipient has no ${d.channel} contact` }
+  const template = await deps.templates.get(n.template)
+  if (!template) return { poison: `template ${n.template} no longer exists` }
+  try {
+    return { to, rendered: renderChannel(template.channels, d.channel, n.data) }
+  } catch (err) {
+    return { poison: `render failed: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
+
+export async function processDelivery(deps: ProcessDeliveryDeps, run: DeliveryRun): Promise<DeliveryOutcome> {
+  const sw = deps.switches.current
+  const now = deps.now ?? Date.now
+  const { deliveryId, channel } = run.data
+  const d = await deps.deliveries.claim(deliveryId, sw.deliveryRecord)
+  if (!d) {
+    deps.metrics.delivery(channel, 'skipped')
+    return 'skipped'
+  }
+  if (sw.ttlCheck && now() >= Date.parse(d.notification.expiresAt)) {
+    await deps.deliveries.markExpired(deliveryId, 'ttl passed before it could be sent')
+    deps.metrics.delivery(channel, 'expired')
+    return 'expired'
+  }
+  const prepared = await prepare(deps, d)
+  if ('poison' in prepared) return giveUp(deps, d, 'poison', prepared.poison)
+  const result = await deps.send({ deliveryId, channel, notification: d.notification, ...prepared })
+  return settle(deps, d, run, result, now)
+}
+
+/** Step 4: what the provider's answer means for the delivery. */
+async function settle(
+  deps: ProcessDeliveryDeps,
+  d: ClaimedDelivery,
+  run: DeliveryRun,
+  result: ProviderResult,
+  now: () => number,
+): Promise<DeliveryOutcome> {
+  if (result.kind === 'ok') {
+    await deps.deliveries.markSent(d.id, result.provider, result.messageId)
+    deps.metrics.delivery(d.channel, 'sent')
+    deps.metrics.sent(d.channel, (now() - Date.parse(d.notification.createdAt)) / 1000)
+    return 'sent'
+  }
+  if (result.kind === 'refused') return giveUp(deps, d, 'poison', `${result.provider}: ${result.detail}`)
+  const reason = `${result.provider}: ${result.kind} (${result.detail})`
+  const retryAfterMs = result.kind === 'rate_limited' ? result.retryAfterMs : null
+  if (run.attemptsMade + 1 >= run.attempts) {
+    return giveUp(deps, d, 'exhausted', `failed ${run.attemptsMade + 1} times, last: ${reason}`, retryAfterMs)
+  }
+  await deps.deliveries.markFailed(d.id, reason)
+  deps.metrics.delivery(d.channel, 'failed')
+  throw new TransientSendError(reason, retryAfterMs)
+}
+
+/** Step 5: dead-lettered (deadLetter on), or left failed and the job failed for good. */
+async function giveUp(
+  deps: ProcessDeliveryDeps,
+  d: ClaimedDelivery,
+  kind: DeadLetterKind,
+  reason: string,
+  retryAfterMs: number | null = null,
+): Promise<DeliveryOutcome> {
+  if (deps.switches.current.deadLetter) {
+    await deps.deadLetters.deadLetter(
+      { deliveryId: d.id, notificationId: d.notificationId, channel: d.channel, attempts: d.attempts },
+      kind,
+      reason,
+    )
+    deps.metrics.delivery(d.channel, 'dead_lettered')
+    return 'dead_lettered'
+  }
+  await deps.deliveries.markFailed(d.id, reason)
+  deps.metrics.delivery(d.channel, 'failed')
+  // Poison is not retried (it cannot succeed); an exhausted job fails on its last attempt anyway.
+  if (kind === 'poison') throw new PoisonDroppedError(reason)
+  throw new TransientSendError(reason, retryAfterMs)
+}
