@@ -19,7 +19,7 @@ export class NotificationKeys {
 
   /** The `@faultline/ratelimit` prefix of the per-recipient, per-category limits. */
   get rateLimitPrefix(): string {
-    return `${this.prefix}-rl`
+    return `${this.prefix}:rl`
   }
 
   /** The rate-limit key of one recipient and category (inside rateLimitPrefix). */

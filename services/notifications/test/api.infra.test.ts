@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import { createPgPool } from '@faultline/kit/clients'
 import { buildApp } from '../src/app.ts'
 import { createNotificationsApi } from '../src/components.ts'
+import { switches as manifest } from '../src/mitigations.ts'
 import type { NotificationEvent } from '../src/types.ts'
 import {
   buildTestApi,
@@ -315,13 +316,7 @@ test('admin switches, metrics and probes are served; GET /api/recipients of an u
   const { app } = await buildTestApi(t)
   const switches = await app.inject({ method: 'GET', url: '/admin/mitigations' })
   assert.equal(switches.statusCode, 200)
-  assert.deepEqual(Object.keys(switches.json()).sort(), [
-    'deadLetter',
-    'deliveryRecord',
-    'providerDeadline',
-    'providerIdempotencyKey',
-    'ttlCheck',
-  ])
+  assert.deepEqual(Object.keys(switches.json()).sort(), [...manifest.names].sort())
   const flipped = await app.inject({ method: 'PUT', url: '/admin/mitigations', payload: { ttlCheck: false } })
   assert.equal(flipped.statusCode, 200)
   assert.equal(flipped.json().ttlCheck, false)

@@ -160,6 +160,12 @@ test(
       const n = await queues.channel[c].getJobCounts('waiting', 'prioritized', 'delayed')
       return Object.values(n).reduce((a, b) => a + b, 0)
     }
+    // A chunk's rows commit before its jobs are enqueued: wait for the jobs, then count exactly.
+    await eventually(
+      'every job enqueued',
+      async () => (await jobs('email')) >= total && (await jobs('sms')) >= total,
+      second.why,
+    )
     assert.equal(await jobs('email'), total, 'one email job per notification')
     assert.equal(await jobs('sms'), total, 'one sms job per notification')
     second.child.kill('SIGTERM')

@@ -41,11 +41,6 @@ async function setup(
   const h = await notificationsHarness(t, { kafka: { partitions: 2 }, env: { JOB_ATTEMPTS: '5', ...env } })
   const config = h.config()
   const redis = h.redis()
-  // The limiter's keys live beside the test prefix (`<prefix>-rl:…`), which testkit does not clean.
-  h.infra.defer(async () => {
-    const keys = await redis.keys(`${h.keys.rateLimitPrefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-  })
   const kafka = createKafka({
     brokers: config.kafkaBrokers,
     clientId: `router-test-${randomUUID()}`,
