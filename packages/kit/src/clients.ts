@@ -4,5 +4,6 @@
  * `server.ts` is closed by a shutdown closer, one made by a plugin by that plugin.
  */
 export * from './clients/kafka.ts'
+export * from './clients/kafka-group.ts'
 export * from './clients/postgres.ts'
 export * from './clients/redis.ts'

@@ -15,13 +15,13 @@
  * while holding the lock), `<p>_outbox_backlog` and `<p>_outbox_oldest_age_seconds` (read from
  * Postgres at scrape time, so standbys report them too; the table needs a `created_at` column).
  */
-import { retry } from '@faultline/resilience'
 import type { Kafka, Message } from 'kafkajs'
 import pg from 'pg'
 import { createKafka, createPgPool, disconnectProducers, ensureTopic, getProducer } from './clients.ts'
 import { createLogger, type Logger } from './logging.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { type OutboxMessage, OutboxRelay, type RelayMetricsSink } from './outbox-relay.ts'
+import { whenReachable } from './reachable.ts'
 import type { Closer } from './shutdown.ts'
 import type { SwitchesPluginOptions } from './switches.ts'
 import { runWorker } from './worker.ts'
@@ -144,7 +144,8 @@ export async function runOutboxRelayProcess<N extends string>(o: RelayProcessOpt
   })
 
   async function prepare(signal: AbortSignal): Promise<void> {
-    await retry(
+    await whenReachable(
+      'Postgres or Kafka',
       async () => {
         if (config.migrateOnStart) await o.migrate(pool, log)
         await ensureTopic(kafka, o.topic, o.partitions)
@@ -152,16 +153,7 @@ export async function runOutboxRelayProcess<N extends string>(o: RelayProcessOpt
         // InitProducerId) takes seconds, and would otherwise delay the first rows after a start.
         await getProducer(kafka, relayProducerConfig)
       },
-      {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        baseMs: 500,
-        capMs: 10_000,
-        signal,
-        onAttempt: ({ outcome, error, delayMs }) => {
-          if (outcome === 'failure' && delayMs !== undefined)
-            log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Postgres or Kafka not reachable yet')
-        },
-      },
+      { log, signal },
     )
   }
 }

@@ -12,8 +12,8 @@ import { createKafka, createPgPool, createRedis } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { whenReachable } from '@faultline/kit/reachable'
 import { runWorker } from '@faultline/kit/worker'
-import { retry } from '@faultline/resilience'
 import { type Config, loadConfig } from './config.ts'
 import { createFanout } from './fanout/components.ts'
 import { runMigrations } from './migrate.ts'
@@ -69,15 +69,9 @@ async function main(config: Config): Promise<void> {
   })
 
   async function migrateWhenReachable(signal: AbortSignal): Promise<void> {
-    await retry(() => runMigrations({ pool, schema: config.dbSchema, log }), {
-      maxAttempts: Number.POSITIVE_INFINITY,
-      baseMs: 500,
-      capMs: 10_000,
+    await whenReachable('Postgres', () => runMigrations({ pool, schema: config.dbSchema, log }), {
+      log,
       signal,
-      onAttempt: ({ outcome, error, delayMs }) => {
-        if (outcome === 'failure' && delayMs !== undefined)
-          log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Postgres not reachable yet, retrying')
-      },
     })
   }
 }

@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { isRebalance } from '@faultline/kit/clients'
 import { createMetrics } from '@faultline/kit/metrics'
 import type { EachBatchPayload } from 'kafkajs'
-import { createFanoutBatchHandler, isRebalance } from '../src/fanout/consumer.ts'
+import { createFanoutBatchHandler } from '../src/fanout/consumer.ts'
 import { createFanoutMetrics } from '../src/fanout/metrics.ts'
 
 const rebalance = Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' })

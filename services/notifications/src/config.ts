@@ -119,6 +119,12 @@ export const configSchema = Type.Object({
   ),
   JOB_BACKOFF_MAX_MS: int(60_000, 1, 'largest retry delay'),
   WORKER_CONCURRENCY: int(20, 1, 'jobs at once per channel queue per worker process'),
+  JOB_LOCK_MS: int(
+    30_000,
+    100,
+    "BullMQ's job lock (renewed every half of it): a job whose worker is silent longer (killed, SIGSTOPped) is stalled and runs again (pm15)",
+  ),
+  JOB_STALLED_CHECK_MS: int(30_000, 100, 'how often a channel worker looks for stalled jobs'),
   WORKER_CHANNELS: Type.String({
     default: channels.join(','),
     pattern: '^\\s*[a-z]+\\s*(,\\s*[a-z]+\\s*)*$',
@@ -204,6 +210,9 @@ export interface Config {
   jobBackoffMs: number
   jobBackoffMaxMs: number
   workerConcurrency: number
+  /** JOB_LOCK_MS and JOB_STALLED_CHECK_MS: BullMQ's lock and stalled-job check. */
+  jobLockMs: number
+  jobStalledCheckMs: number
   workerChannels: Channel[]
   webhook: { secret: string; allowlist: string[]; timeoutMs: number }
   deadLetterAlertS: number
@@ -279,6 +288,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobBackoffMaxMs: Math.max(e.JOB_BACKOFF_MAX_MS, e.JOB_BACKOFF_MS),
     workerConcurrency: e.WORKER_CONCURRENCY,
+    jobLockMs: e.JOB_LOCK_MS,
+    jobStalledCheckMs: e.JOB_STALLED_CHECK_MS,
     workerChannels: workerChannels as Channel[],
     webhook: {
       secret: e.WEBHOOK_SECRET,

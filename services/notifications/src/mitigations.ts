@@ -17,7 +17,7 @@ export const switches = defineSwitches({
     description:
       'the delivery id goes to the provider as its Idempotency-Key, so a provider that honours keys sends a repeated request once; off = no key',
     default: true,
-    defends: ['pm11'],
+    defends: ['pm11', 'pm15'],
   },
   providerDeadline: {
     description:
@@ -36,6 +36,12 @@ export const switches = defineSwitches({
       "nothing is sent past its notification's TTL: checked when the router takes it and again right before each send (expired instead); off = a backlog drained after an outage sends stale messages",
     default: true,
     defends: ['pm17'],
+  },
+  sharedProducer: {
+    description:
+      "the outbox relay publishes through one idempotent Kafka producer per process, connected once and reused; off = a new producer for every outbox row, never disconnected (PagerDuty, 2024: a producer per request; the broker's connections and memory climb until it refuses new ones and sends fail)",
+    default: true,
+    defends: ['pm16'],
   },
 })
 

@@ -5,6 +5,7 @@
  * per provider), which the worker sends to by default.
  */
 import { defineSystem } from '@faultline/lab'
+import { fixture } from './fixture.ts'
 import { switches } from './mitigations.ts'
 
 export default defineSystem({
@@ -17,4 +18,5 @@ export default defineSystem({
     worker: { entry: 'services/notifications/src/worker.ts', role: 'worker' },
     providers: { entry: 'services/notifications/src/providers-server.ts', role: 'worker' },
   },
+  fixture,
 })

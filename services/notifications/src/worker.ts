@@ -11,8 +11,8 @@ import { createPgPool, createRedis } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { whenReachable } from '@faultline/kit/reachable'
 import { bullmqWorkerReadinessCheck, runWorker } from '@faultline/kit/worker'
-import { retry } from '@faultline/resilience'
 import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
 import { createChannelWorker } from './sender/components.ts'
@@ -59,10 +59,8 @@ async function main(config: Config): Promise<void> {
     drainMs: config.shutdownDrainMs,
     start: async (signal) => {
       if (config.migrateOnStart) {
-        await retry(() => runMigrations({ pool, schema: config.dbSchema, log }), {
-          maxAttempts: Number.POSITIVE_INFINITY,
-          baseMs: 500,
-          capMs: 10_000,
+        await whenReachable('Postgres', () => runMigrations({ pool, schema: config.dbSchema, log }), {
+          log,
           signal,
         })
       }

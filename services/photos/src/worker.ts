@@ -10,8 +10,8 @@ import { createPgPool, createRedis } from '@faultline/kit/clients'
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { whenReachable } from '@faultline/kit/reachable'
 import { runWorker } from '@faultline/kit/worker'
-import { retry } from '@faultline/resilience'
 import { ensureBucket } from './bucket.ts'
 import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
@@ -56,10 +56,8 @@ async function main(config: Config): Promise<void> {
     drainMs: config.shutdownDrainMs,
     start: async (signal) => {
       if (config.migrateOnStart) {
-        await retry(() => runMigrations({ pool, schema: config.dbSchema, log }), {
-          maxAttempts: Number.POSITIVE_INFINITY,
-          baseMs: 500,
-          capMs: 10_000,
+        await whenReachable('Postgres', () => runMigrations({ pool, schema: config.dbSchema, log }), {
+          log,
           signal,
         })
       }

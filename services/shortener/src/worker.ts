@@ -11,8 +11,8 @@ import { createKafka, createPgPool, ensureTopic, kafkaConsumerReadinessCheck } f
 import { ConfigError } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
+import { whenReachable } from '@faultline/kit/reachable'
 import { runWorker } from '@faultline/kit/worker'
-import { retry } from '@faultline/resilience'
 import { createClickBatchHandler, runClickConsumer } from './clicks/consumer.ts'
 import { type Config, loadConfig } from './config.ts'
 import { createWorkerMetrics } from './metrics.ts'
@@ -91,21 +91,13 @@ async function main(config: Config): Promise<void> {
   // waiting, and a supervisor restart loop would only add noise. kafkajs's own connect retries
   // give up after a few seconds, hence the outer loop.
   async function startConsuming(signal: AbortSignal): Promise<void> {
-    await retry(
+    await whenReachable(
+      'Kafka',
       async () => {
         await ensureTopic(kafka, config.clicksTopic, config.clicksTopicPartitions)
         await consumer.connect()
       },
-      {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        baseMs: 500,
-        capMs: 10_000,
-        signal,
-        onAttempt: ({ outcome, error, delayMs }) => {
-          if (outcome === 'failure' && delayMs !== undefined)
-            log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
-        },
-      },
+      { log, signal },
     )
     await runClickConsumer(consumer, config.clicksTopic, createClickBatchHandler({ clicks, metrics, log }))
     log.info({ topic: config.clicksTopic, groupId: config.clicksGroupId }, 'click worker consuming')

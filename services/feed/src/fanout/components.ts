@@ -2,7 +2,7 @@
  * The fan-out worker's object graph, built from the Config and the clients the process (or a
  * test) made: worker.ts runs it on the kit's worker runtime, tests run the same graph in-process.
  */
-import { kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
+import { createGroupConsumer, kafkaConsumerReadinessCheck, startGroupConsumer } from '@faultline/kit/clients'
 import type { Metrics } from '@faultline/kit/metrics'
 import type { ReadinessCheck } from '@faultline/kit/service'
 import type { Redis } from 'ioredis'
@@ -13,12 +13,7 @@ import { Keys } from '../keys.ts'
 import { createMitigationState, type MitigationState } from '../mitigations.ts'
 import { TimelineStore } from '../timeline-store.ts'
 import { FanoutApplier } from './apply.ts'
-import {
-  createFanoutBatchHandler,
-  createFanoutConsumer,
-  type FanoutLog,
-  startFanoutConsumer,
-} from './consumer.ts'
+import { createFanoutBatchHandler, type FanoutLog } from './consumer.ts'
 import { FollowerSource } from './followers.ts'
 import { createFanoutMetrics, type FanoutMetrics } from './metrics.ts'
 import { PulledAuthors } from './pulled-authors.ts'
@@ -66,7 +61,13 @@ export function createFanout(config: Config, deps: FanoutDeps): Fanout {
     pipeline: config.fanoutPipeline,
     metrics,
   })
-  const consumer = createFanoutConsumer(deps.kafka, config.fanoutGroupId, deps.log)
+  // A 10 s session (kafkajs' default is 30 s) moves a killed worker's partitions to the survivors
+  // sooner; the fan-out heartbeats between follower pages, so a long celebrity push does not overrun it.
+  const consumer = createGroupConsumer(
+    deps.kafka,
+    { groupId: config.fanoutGroupId, name: 'fan-out' },
+    deps.log,
+  )
   // Attached before connect() so the join is not missed.
   const consumerReady = kafkaConsumerReadinessCheck(consumer)
   const handler = createFanoutBatchHandler({
@@ -83,12 +84,12 @@ export function createFanout(config: Config, deps: FanoutDeps): Fanout {
     metrics,
     store,
     start: (signal) =>
-      startFanoutConsumer({
+      startGroupConsumer({
         kafka: deps.kafka,
         consumer,
         topic: config.postsTopic,
         partitions: config.postsTopicPartitions,
-        handler,
+        eachBatch: handler,
         log: deps.log,
         ...(signal ? { signal } : {}),
       }),

@@ -11,9 +11,9 @@
  *   mid-batch loses the deliveries it had not made yet: nobody will read those messages again.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ensureTopic } from '@faultline/kit/clients'
-import { backoffDelayMs, retry } from '@faultline/resilience'
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import { isRebalance } from '@faultline/kit/clients'
+import { backoffDelayMs } from '@faultline/resilience'
+import type { EachBatchPayload } from 'kafkajs'
 import type { PostEvent } from '../types.ts'
 import type { FanoutApplier } from './apply.ts'
 import { parsePostEvent } from './event.ts'
@@ -136,74 +136,4 @@ async function applyWithRetry(
       if (!payload.isRunning() || payload.isStale()) return false
     }
   }
-}
-
-/** kafkajs protocol errors that mean "this member must rejoin the group", not "the apply failed". */
-const rebalanceErrorTypes = new Set([
-  'REBALANCE_IN_PROGRESS',
-  'ILLEGAL_GENERATION',
-  'UNKNOWN_MEMBER_ID',
-  'NOT_COORDINATOR_FOR_GROUP',
-  'NOT_COORDINATOR',
-  'FENCED_INSTANCE_ID',
-])
-
-export function isRebalance(err: unknown): boolean {
-  const type = (err as { type?: unknown } | null)?.type
-  return typeof type === 'string' && rebalanceErrorTypes.has(type)
-}
-
-/**
- * The group member. A 10 s session (kafkajs' default is 30 s) moves a killed worker's partitions to
- * the survivors sooner; the fan-out heartbeats between follower pages, so a long celebrity push
- * does not overrun it.
- */
-export function createFanoutConsumer(kafka: Kafka, groupId: string, log: FanoutLog): Consumer {
-  const consumer = kafka.consumer({
-    groupId,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
-    // Restart after the run loop crashes (the broker went away) instead of staying down.
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
-  })
-  consumer.on(consumer.events.CRASH, (event) =>
-    log.error({ err: event.payload.error, restart: event.payload.restart }, 'fan-out consumer crashed'),
-  )
-  return consumer
-}
-
-export interface StartFanoutOptions {
-  kafka: Kafka
-  consumer: Consumer
-  topic: string
-  partitions: number
-  handler: FanoutBatchHandler
-  log: FanoutLog
-  signal?: AbortSignal
-}
-
-/**
- * Waits for Kafka (a worker started before the broker waits instead of exiting), makes sure the
- * topic exists, joins the group and starts consuming from the earliest offset the group has not
- * committed (from the beginning for a new group: no event published before it joined is skipped).
- */
-export async function startFanoutConsumer(o: StartFanoutOptions): Promise<void> {
-  await retry(
-    async () => {
-      await ensureTopic(o.kafka, o.topic, o.partitions)
-      await o.consumer.connect()
-    },
-    {
-      maxAttempts: Number.POSITIVE_INFINITY,
-      baseMs: 500,
-      capMs: 10_000,
-      ...(o.signal ? { signal: o.signal } : {}),
-      onAttempt: ({ outcome, error, delayMs }) => {
-        if (outcome === 'failure' && delayMs !== undefined)
-          o.log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
-      },
-    },
-  )
-  await o.consumer.subscribe({ topic: o.topic, fromBeginning: true })
-  await o.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: o.handler })
 }

@@ -2,7 +2,7 @@
  * The router's object graph, built from the Config and the clients the process (or a test) made:
  * router.ts runs it on the kit's worker runtime, tests run the same graph in-process.
  */
-import { kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
+import { createGroupConsumer, kafkaConsumerReadinessCheck, startGroupConsumer } from '@faultline/kit/clients'
 import type { Metrics } from '@faultline/kit/metrics'
 import type { ReadinessCheck } from '@faultline/kit/service'
 import type { Redis } from 'ioredis'
@@ -15,12 +15,7 @@ import { type ChannelQueues, channelQueues } from '../queue/queues.ts'
 import { DeliveryRepository } from '../repositories/deliveries.ts'
 import { RecipientRepository } from '../repositories/recipients.ts'
 import { TemplateRepository } from '../repositories/templates.ts'
-import {
-  createRouterBatchHandler,
-  createRouterConsumer,
-  type RouterLog,
-  startRouterConsumer,
-} from './consumer.ts'
+import { createRouterBatchHandler, type RouterLog } from './consumer.ts'
 import { createRouterMetrics, type RouterMetrics } from './metrics.ts'
 import { RecipientRateLimit } from './rate-limit.ts'
 import { EventRouter } from './route.ts'
@@ -82,12 +77,13 @@ export function createRouter(config: Config, deps: RouterDeps): Router {
     metrics,
     ...(deps.now ? { now: deps.now } : {}),
   })
-  const consumer = createRouterConsumer(
+  const consumer = createGroupConsumer(
     deps.kafka,
     {
       groupId: config.routerGroupId,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+      name: 'router',
     },
     deps.log,
   )
@@ -102,12 +98,12 @@ export function createRouter(config: Config, deps: RouterDeps): Router {
     queues,
     router,
     start: (signal) =>
-      startRouterConsumer({
+      startGroupConsumer({
         kafka: deps.kafka,
         consumer,
         topic: config.topic,
         partitions: config.topicPartitions,
-        handler,
+        eachBatch: handler,
         log: deps.log,
         ...(signal ? { signal } : {}),
       }),

@@ -7,9 +7,8 @@
  * delivery row and job id per (notification, channel) out.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ensureTopic } from '@faultline/kit/clients'
-import { backoffDelayMs, retry } from '@faultline/resilience'
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import { backoffDelayMs } from '@faultline/resilience'
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs'
 import { channels, type NotificationEvent, priorities } from '../types.ts'
 import type { RouterMetrics } from './metrics.ts'
 import type { EventRouter } from './route.ts'
@@ -124,60 +123,4 @@ async function routeWithRetry(
       if (!payload.isRunning() || payload.isStale()) return false
     }
   }
-}
-
-export interface RouterConsumerOptions {
-  groupId: string
-  sessionTimeoutMs: number
-  heartbeatIntervalMs: number
-}
-
-/** The group member; restarts after the run loop crashes (the broker went away) instead of staying down. */
-export function createRouterConsumer(kafka: Kafka, o: RouterConsumerOptions, log: RouterLog): Consumer {
-  const consumer = kafka.consumer({
-    groupId: o.groupId,
-    sessionTimeout: o.sessionTimeoutMs,
-    heartbeatInterval: o.heartbeatIntervalMs,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
-  })
-  consumer.on(consumer.events.CRASH, (event) =>
-    log.error({ err: event.payload.error, restart: event.payload.restart }, 'router consumer crashed'),
-  )
-  return consumer
-}
-
-export interface StartRouterOptions {
-  kafka: Kafka
-  consumer: Consumer
-  topic: string
-  partitions: number
-  handler: RouterBatchHandler
-  log: RouterLog
-  signal?: AbortSignal
-}
-
-/**
- * Waits for Kafka (a router started before the broker waits instead of exiting), makes sure the
- * topic exists, joins the group and consumes from the earliest offset the group has not committed
- * (from the beginning for a new group: nothing published before it joined is skipped).
- */
-export async function startRouterConsumer(o: StartRouterOptions): Promise<void> {
-  await retry(
-    async () => {
-      await ensureTopic(o.kafka, o.topic, o.partitions)
-      await o.consumer.connect()
-    },
-    {
-      maxAttempts: Number.POSITIVE_INFINITY,
-      baseMs: 500,
-      capMs: 10_000,
-      ...(o.signal ? { signal: o.signal } : {}),
-      onAttempt: ({ outcome, error, delayMs }) => {
-        if (outcome === 'failure' && delayMs !== undefined)
-          o.log.warn({ err: error, retryInMs: Math.round(delayMs) }, 'Kafka not reachable yet, retrying')
-      },
-    },
-  )
-  await o.consumer.subscribe({ topic: o.topic, fromBeginning: true })
-  await o.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: o.handler })
 }
