@@ -1,2 +1,3 @@
 export * from './migrate.ts'
 export * from './migrations.ts'
+export * from './service.ts'

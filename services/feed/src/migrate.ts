@@ -3,40 +3,25 @@
  * migrations/NNNN_*.sql to DATABASE_URL in DB_SCHEMA (advisory-locked: many instances may start
  * at once).
  */
-import { fileURLToPath } from 'node:url'
 import { createLogger } from '@faultline/kit/logging'
-import { type MigrateLogger, type MigrateResult, migrate } from '@faultline/migrate'
-import type pg from 'pg'
-import { ConfigError, loadConfig } from './config.ts'
+import { type RunMigrationsOptions, runMigrationsCommand, serviceMigrations } from '@faultline/migrate'
+import { loadConfig } from './config.ts'
 
-export const migrationsDir = fileURLToPath(new URL('../migrations/', import.meta.url))
-
-export interface RunMigrationsOptions {
-  pool?: pg.Pool
-  connectionString?: string
-  schema?: string
-  log?: MigrateLogger
-}
+const migrations = serviceMigrations(import.meta.url)
+export const migrationsDir = migrations.dir
 
 /** The feed's migrations, for the processes (MIGRATE_ON_START), the seed command and the tests. */
-export function runMigrations(o: RunMigrationsOptions): Promise<MigrateResult> {
-  return migrate({ dir: migrationsDir, ...o })
+export function runMigrations(o: RunMigrationsOptions) {
+  return migrations.run(o)
 }
 
 if (import.meta.main) {
-  try {
+  await runMigrationsCommand(() => {
     const config = loadConfig()
-    const log = createLogger({ name: 'feed-migrate', level: config.logLevel })
-    const result = await runMigrations({ connectionString: config.databaseUrl, schema: config.dbSchema, log })
-    log.info(
-      {
-        applied: result.applied.map((m) => `${m.version}_${m.name}`),
-        alreadyApplied: result.alreadyApplied.length,
-      },
-      'migrations done',
-    )
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+    return {
+      connectionString: config.databaseUrl,
+      schema: config.dbSchema,
+      log: createLogger({ name: 'feed-migrate', level: config.logLevel }),
+    }
+  }, migrations)
 }

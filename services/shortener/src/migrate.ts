@@ -4,22 +4,12 @@
  * default), each migration gets lock_timeout = MIGRATE_LOCK_TIMEOUT_MS and is retried with backoff
  * (the pm13 mitigation); off, DDL waits for its lock forever (naive).
  */
-import { fileURLToPath } from 'node:url'
 import { createLogger } from '@faultline/kit/logging'
-import { type MigrateLogger, type MigrateResult, migrate } from '@faultline/migrate'
-import type pg from 'pg'
-import { type Config, ConfigError, loadConfig } from './config.ts'
+import { type RunMigrationsOptions, runMigrationsCommand, serviceMigrations } from '@faultline/migrate'
+import { type Config, loadConfig } from './config.ts'
 
-export const migrationsDir = fileURLToPath(new URL('../migrations/', import.meta.url))
-
-export interface RunMigrationsOptions {
-  pool?: pg.Pool
-  connectionString?: string
-  schema?: string
-  lockTimeoutMs?: number
-  retries?: number
-  log?: MigrateLogger
-}
+const migrations = serviceMigrations(import.meta.url)
+export const migrationsDir = migrations.dir
 
 /**
  * pm13: the lock_timeout of this process's migrations — MIGRATE_LOCK_TIMEOUT_MS while
@@ -41,28 +31,17 @@ export function migrationOptions(
 }
 
 /** The shortener's migrations, for server.ts and worker.ts (MIGRATE_ON_START) and the tests. */
-export function runMigrations(o: RunMigrationsOptions): Promise<MigrateResult> {
-  return migrate({ dir: migrationsDir, ...o })
+export function runMigrations(o: RunMigrationsOptions) {
+  return migrations.run(o)
 }
 
 if (import.meta.main) {
-  try {
+  await runMigrationsCommand(() => {
     const config = loadConfig()
-    const log = createLogger({ name: 'shortener-migrate', level: config.logLevel })
-    const result = await runMigrations({
+    return {
       connectionString: config.databaseUrl,
       ...migrationOptions(config),
-      log,
-    })
-    log.info(
-      {
-        applied: result.applied.map((m) => `${m.version}_${m.name}`),
-        alreadyApplied: result.alreadyApplied.length,
-      },
-      'migrations done',
-    )
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+      log: createLogger({ name: 'shortener-migrate', level: config.logLevel }),
+    }
+  }, migrations)
 }
