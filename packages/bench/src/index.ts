@@ -16,7 +16,14 @@ export {
 export { type MachineInfo, machineInfo, machineLine } from './machine.ts'
 export { openModelVus, type RunStats } from './open-model.ts'
 export { linkLatest, markdownTable, ms, num, resultsDir, textTable, writeJson } from './report.ts'
-export { genericMetrics, metricsFromPrometheus, named, type SeriesSelector } from './sampler.ts'
+export {
+  genericMetrics,
+  metricsFromPrometheus,
+  named,
+  Sampler,
+  type SamplerOptions,
+  type SeriesSelector,
+} from './sampler.ts'
 export {
   type Attribution,
   attributeSaturation,

@@ -95,7 +95,8 @@ export const configSchema = Type.Object({
   RATE_LIMIT_PER_RECIPIENT: int(
     20,
     1,
-    'notifications per recipient and category per RATE_LIMIT_WINDOW_S (a sliding log); more are suppressed (critical bypasses)',
+    'notifications per recipient and category per RATE_LIMIT_WINDOW_S (a sliding log, whose memory is its limit); more are suppressed (critical bypasses)',
+    10_000,
   ),
   RATE_LIMIT_WINDOW_S: int(3600, 1, 'the window of RATE_LIMIT_PER_RECIPIENT'),
   PROVIDER_EMAIL_URL: providerUrl('email', 'base URL of the email provider (POST <base>/v1/messages)'),
@@ -125,6 +126,11 @@ export const configSchema = Type.Object({
     "BullMQ's job lock (renewed every half of it): a job whose worker is silent longer (killed, SIGSTOPped) is stalled and runs again (pm15)",
   ),
   JOB_STALLED_CHECK_MS: int(30_000, 100, 'how often a channel worker looks for stalled jobs'),
+  JOB_MAX_STALLED: int(
+    5,
+    0,
+    "stalls a job may go through (its worker killed or frozen mid-run) before it is dead-lettered exhausted; BullMQ's default 1 dead-letters a job caught by two restarts, often after it was delivered",
+  ),
   WORKER_CHANNELS: Type.String({
     default: channels.join(','),
     pattern: '^\\s*[a-z]+\\s*(,\\s*[a-z]+\\s*)*$',
@@ -213,6 +219,7 @@ export interface Config {
   /** JOB_LOCK_MS and JOB_STALLED_CHECK_MS: BullMQ's lock and stalled-job check. */
   jobLockMs: number
   jobStalledCheckMs: number
+  jobMaxStalled: number
   workerChannels: Channel[]
   webhook: { secret: string; allowlist: string[]; timeoutMs: number }
   deadLetterAlertS: number
@@ -290,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency: e.WORKER_CONCURRENCY,
     jobLockMs: e.JOB_LOCK_MS,
     jobStalledCheckMs: e.JOB_STALLED_CHECK_MS,
+    jobMaxStalled: e.JOB_MAX_STALLED,
     workerChannels: workerChannels as Channel[],
     webhook: {
       secret: e.WEBHOOK_SECRET,

@@ -42,7 +42,11 @@ async function main(config: Config): Promise<void> {
   const worker = createChannelWorker(
     config,
     { pool, queueRedis, metrics, log },
-    { lockDurationMs: config.jobLockMs, stalledIntervalMs: config.jobStalledCheckMs },
+    {
+      lockDurationMs: config.jobLockMs,
+      stalledIntervalMs: config.jobStalledCheckMs,
+      maxStalledCount: config.jobMaxStalled,
+    },
   )
 
   await runWorker({
