@@ -202,7 +202,13 @@ function handleError(error: KitHandledError, request: FastifyRequest, reply: Fas
     return reply.code(statusCode).send(errorBody(statusCode, code, STATUS_CODES[statusCode] ?? 'Error'))
   }
   request.log.debug({ code: error.code, statusCode }, 'request rejected')
-  const field = typeof error.field === 'string' ? error.field : undefined
+  // Fastify's body errors (bad JSON, a wrong content type, too large, empty) are about the body.
+  const field =
+    typeof error.field === 'string'
+      ? error.field
+      : error.code?.startsWith('FST_ERR_CTP_')
+        ? 'body'
+        : undefined
   return reply
     .code(statusCode)
     .send(errorBody(statusCode, error.code ?? `HTTP_${statusCode}`, error.message, field))

@@ -171,6 +171,19 @@ test('an unknown property of a closed schema is a 400 that names it (when the ap
   assert.equal(nested.json<ErrorBody>().field, 'body.inner.b')
 })
 
+test('a body that is not valid JSON is a 400 naming the body', async (t) => {
+  const { app } = build(t)
+  app.post('/links', async () => ({ ok: true }))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/links',
+    headers: { 'content-type': 'application/json' },
+    payload: '{bad',
+  })
+  assert.equal(res.statusCode, 400)
+  assert.equal(res.json<ErrorBody>().field, 'body')
+})
+
 test('an unknown route is a JSON 404', async (t) => {
   const { app } = build(t)
   const res = await app.inject('/nope?x=1')
