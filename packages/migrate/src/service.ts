@@ -25,17 +25,33 @@ export function serviceMigrations(moduleUrl: string): ServiceMigrations {
   return { dir, run: (o) => migrate({ dir, ...o }) }
 }
 
+/** What the command reads from a service's config (every service's Config has these). */
+export interface MigrationsCommandConfig {
+  databaseUrl: string
+  dbSchema: string
+  logLevel: string
+}
+
 /**
  * The `node services/<system>/src/migrate.ts` command: reads the config (a bad variable ends the
- * process with its message, exit 1), applies the migrations, logs what it applied.
+ * process with its message, exit 1), applies the migrations with `options(config)` on top, logs
+ * what it applied as JSON lines.
  */
-export async function runMigrationsCommand(
-  load: () => { connectionString: string; log: MigrateLogger } & RunMigrationsOptions,
+export async function runMigrationsCommand<C extends MigrationsCommandConfig>(
+  name: string,
+  loadConfig: () => C,
   migrations: ServiceMigrations,
+  options: (config: C) => RunMigrationsOptions = () => ({}),
 ): Promise<void> {
   try {
-    const { log, ...options } = load()
-    const result = await migrations.run({ ...options, log })
+    const config = loadConfig()
+    const log = jsonLog(`${name}-migrate`, config.logLevel)
+    const result = await migrations.run({
+      connectionString: config.databaseUrl,
+      schema: config.dbSchema,
+      ...options(config),
+      log,
+    })
     log.info(
       {
         applied: result.applied.map((m) => `${m.version}_${m.name}`),
@@ -48,4 +64,13 @@ export async function runMigrationsCommand(
     console.error(err instanceof Error && err.name === 'ConfigError' ? err.message : err)
     process.exit(1)
   }
+}
+
+/** One JSON object per line, pino's shape (level 30 info, 40 warn); `silent` prints nothing. */
+function jsonLog(name: string, level: string): MigrateLogger {
+  const line = (n: number, obj: object, msg: string) =>
+    level === 'silent' || (level === 'warn' && n < 40) || ['error', 'fatal'].includes(level)
+      ? undefined
+      : console.log(JSON.stringify({ level: n, time: Date.now(), name, ...obj, msg }))
+  return { info: (obj, msg) => line(30, obj, msg), warn: (obj, msg) => line(40, obj, msg) }
 }

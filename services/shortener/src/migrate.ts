@@ -4,7 +4,6 @@
  * default), each migration gets lock_timeout = MIGRATE_LOCK_TIMEOUT_MS and is retried with backoff
  * (the pm13 mitigation); off, DDL waits for its lock forever (naive).
  */
-import { createLogger } from '@faultline/kit/logging'
 import { type RunMigrationsOptions, runMigrationsCommand, serviceMigrations } from '@faultline/migrate'
 import { type Config, loadConfig } from './config.ts'
 
@@ -31,17 +30,6 @@ export function migrationOptions(
 }
 
 /** The shortener's migrations, for server.ts and worker.ts (MIGRATE_ON_START) and the tests. */
-export function runMigrations(o: RunMigrationsOptions) {
-  return migrations.run(o)
-}
+export const runMigrations = migrations.run
 
-if (import.meta.main) {
-  await runMigrationsCommand(() => {
-    const config = loadConfig()
-    return {
-      connectionString: config.databaseUrl,
-      ...migrationOptions(config),
-      log: createLogger({ name: 'shortener-migrate', level: config.logLevel }),
-    }
-  }, migrations)
-}
+if (import.meta.main) await runMigrationsCommand('shortener', loadConfig, migrations, migrationOptions)
