@@ -51,6 +51,8 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     announce,
     concurrency: config.concurrency,
     newLaneSloMs: config.newLaneSloMs,
+    lockDurationMs: config.jobLockMs,
+    stalledCheckMs: config.jobStalledCheckMs,
     job: {
       photos,
       readOriginal: (key) => store.getStream(key),

@@ -32,6 +32,8 @@ export interface LaneWorkersOptions {
   newLaneSloMs: number
   /** BullMQ's lock: renewed every half of it; a job not renewed in time is stalled. @default 30 000 */
   lockDurationMs?: number
+  /** How often BullMQ looks for stalled jobs (its stalledInterval). @default 30 000 */
+  stalledCheckMs?: number
   /** How often the backfill lane checks the new lane's wait. @default 500 */
   sloCheckMs?: number
   onOutcome?(lane: Lane, outcome: JobOutcome, job: Job<ProcessJobData>): void
@@ -60,6 +62,7 @@ export class LaneWorkers {
           prefix: o.keys.queuePrefix,
           concurrency: o.concurrency[lane],
           lockDuration: o.lockDurationMs ?? 30_000,
+          stalledInterval: o.stalledCheckMs ?? 30_000,
           autorun: false,
         },
       )
