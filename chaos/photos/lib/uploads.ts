@@ -31,6 +31,42 @@ export async function uploadPhoto(
   return { id: body.id, status: String(body.status) }
 }
 
+export interface UploadAnswer {
+  /** HTTP status; 0 when no answer came within `timeoutMs`. */
+  status: number
+  /** The Retry-After header of a refusal, when there is one. */
+  retryAfter: string | undefined
+  ms: number
+}
+
+/** POST /api/photos as `owner`, whatever the answer: what a client saw, and how long it waited. */
+export async function tryUpload(
+  baseUrl: string,
+  owner: string,
+  bytes: Buffer,
+  timeoutMs = 10_000,
+): Promise<UploadAnswer> {
+  const form = new FormData()
+  form.append('file', new Blob([new Uint8Array(bytes)]), 'probe.jpg')
+  const began = Date.now()
+  try {
+    const res = await fetch(`${baseUrl}/api/photos`, {
+      method: 'POST',
+      headers: { 'x-user-id': owner },
+      body: form,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    await res.arrayBuffer()
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after') ?? undefined,
+      ms: Date.now() - began,
+    }
+  } catch {
+    return { status: 0, retryAfter: undefined, ms: Date.now() - began }
+  }
+}
+
 export interface HostileUpload {
   owner: string
   filename: string

@@ -133,6 +133,29 @@ export class PhotosFixture {
   }
 
   /**
+   * Photos of owners starting with `ownerPrefix` whose original is not in S3 (read from S3 itself,
+   * one listing of `incoming/`): acknowledged uploads without their bytes — pm08's "201 without a
+   * durable object".
+   */
+  async originalsMissing(c: Pick<FixtureClients, 'pg' | 's3'>, ownerPrefix: string): Promise<string[]> {
+    const { rows } = await c.pg.query<{ id: string; key: string }>(
+      `SELECT id::text AS id, original_key AS key FROM ${this.schema}.photos
+        WHERE starts_with(owner_id, $1) ORDER BY id`,
+      [ownerPrefix],
+    )
+    const stored = new Set<string>()
+    let token: string | undefined
+    do {
+      const listed = await c.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'incoming/', ContinuationToken: token }),
+      )
+      for (const o of listed.Contents ?? []) if (o.Key) stored.add(o.Key)
+      token = listed.NextContinuationToken
+    } while (token !== undefined)
+    return rows.filter((r) => !stored.has(r.key)).map((r) => r.id)
+  }
+
+  /**
    * How many times BullMQ has run a photo's job and seen it fail (its `attemptsMade`), or
    * undefined when the job is gone (completed jobs are removed).
    */
