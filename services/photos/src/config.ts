@@ -91,6 +91,16 @@ export const configSchema = Type.Object({
     1,
     "first retry delay of a failed processing job, doubled each attempt (with jitter); fixed when the job is enqueued, so it is the enqueuing process's (API, reaper, reprocess) value that counts",
   ),
+  JOB_LOCK_MS: int(
+    30_000,
+    100,
+    "BullMQ's job lock (lockDuration), renewed from the worker's event loop every half of it: a job whose lock lapses is taken as stalled and run again (pm21); keep it well above the worst event-loop stall. BullMQ's default",
+  ),
+  JOB_STALLED_CHECK_MS: int(
+    30_000,
+    100,
+    "how often a worker looks for jobs whose lock lapsed (BullMQ's stalledInterval) and puts them back to wait, or fails them after one stall too many; BullMQ's default",
+  ),
   WORKER_CONCURRENCY_NEW: int(2, 1, 'jobs at once per worker on the new-uploads lane'),
   WORKER_CONCURRENCY_BACKFILL: int(1, 1, 'jobs at once per worker on the backfill lane'),
   NEW_LANE_SLO_MS: int(
@@ -168,6 +178,9 @@ export interface Config {
   limits: ProcessingLimits
   jobAttempts: number
   jobBackoffMs: number
+  /** BullMQ's lock duration and stalled-job check interval (ms). */
+  jobLockMs: number
+  jobStalledCheckMs: number
   concurrency: { new: number; backfill: number }
   newLaneSloMs: number
   uploadTtlMs: number
@@ -226,6 +239,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     jobAttempts: e.JOB_ATTEMPTS,
     jobBackoffMs: e.JOB_BACKOFF_MS,
+    jobLockMs: e.JOB_LOCK_MS,
+    jobStalledCheckMs: e.JOB_STALLED_CHECK_MS,
     concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
     newLaneSloMs: e.NEW_LANE_SLO_MS,
     uploadTtlMs: e.UPLOAD_TTL_S * 1000,

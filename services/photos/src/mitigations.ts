@@ -15,7 +15,7 @@ export const switches = defineSwitches({
   },
   s3Breaker: {
     description:
-      'a circuit breaker around S3: while it is open, uploads fail fast with 503 + Retry-After and jobs fail fast (and retry later) instead of each waiting for S3 to time out; off = every request and job tries S3 and waits for its timeout',
+      'a circuit breaker around S3: while it is open, uploads fail fast with 503 + Retry-After, and a job that finds S3 unavailable waits for it without spending an attempt; off = every request and job tries S3 and waits for its timeout, and jobs spend their attempts on an outage (then dead-lettered)',
     default: true,
     defends: ['pm08'],
   },

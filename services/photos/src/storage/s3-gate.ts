@@ -3,8 +3,9 @@
  * switch, pm08) and one mapping of failures to the module's errors. With the breaker on, once S3
  * has failed `consecutiveFailures` calls in a row (or half of a busy window), calls fail at once
  * with {@link StorageUnavailableError} — an upload answers 503 in microseconds instead of after
- * the client's timeouts, and workers see `state === 'open'` and pause their queues until
- * {@link S3Gate.probe} succeeds. Off, every call tries S3 and waits out its timeouts.
+ * the client's timeouts, and a worker's job that meets it goes back to the delayed set without
+ * spending an attempt (LaneWorkers' deferFor) until S3 answers again. Off, every call tries S3
+ * and waits out its timeouts.
  */
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
 import { CircuitBreaker, type CircuitState, type CircuitStateChange } from '@faultline/resilience'
@@ -55,7 +56,7 @@ export class S3Gate {
     })
   }
 
-  /** `closed` whenever the switch is off. Workers pause their queues while it is `open`. */
+  /** `closed` whenever the switch is off. */
   get breakerState(): CircuitState {
     this.#breaker.enabled = this.#breakerEnabled()
     return this.#breaker.state
@@ -75,8 +76,8 @@ export class S3Gate {
   }
 
   /**
-   * One cheap call (HEAD of the bucket) through the breaker: resolves when S3 answers. A paused
-   * worker calls it after `openMs` to learn that S3 is back (it is also the breaker's trial).
+   * One cheap call (HEAD of the bucket) through the breaker: resolves when S3 answers (after
+   * `openMs` it is also the breaker's trial).
    */
   async probe(): Promise<void> {
     await this.run(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })))

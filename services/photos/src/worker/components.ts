@@ -15,6 +15,7 @@ import { processImage } from '../processor/process-image.ts'
 import { SandboxPool } from '../processor/sandbox.ts'
 import { queueConnection } from '../queue/lanes.ts'
 import { PhotoRepository } from '../repositories/photos.ts'
+import { StorageUnavailableError } from '../storage/errors.ts'
 import { variantKey } from '../storage/object-store.ts'
 import type { S3Client } from '../storage/s3-client.ts'
 import { type LaneWorkerLog, LaneWorkers } from './lane-worker.ts'
@@ -51,6 +52,8 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     announce,
     concurrency: config.concurrency,
     newLaneSloMs: config.newLaneSloMs,
+    lockDurationMs: config.jobLockMs,
+    stalledCheckMs: config.jobStalledCheckMs,
     job: {
       photos,
       readOriginal: (key) => store.getStream(key),
@@ -72,6 +75,12 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     },
     onOutcome: (lane, outcome) => outcomes.inc({ lane, outcome: outcome.kind }),
     onDeadLetter: (lane) => outcomes.inc({ lane, outcome: 'dead_lettered' }),
+    // Behind the breaker (s3Breaker), a job that found S3 unavailable waits for it (Retry-After:
+    // what is left of the breaker's open time) instead of spending its attempts on the outage.
+    deferFor: (err) =>
+      mitigations.current.s3Breaker && err instanceof StorageUnavailableError
+        ? err.retryAfterS * 1000
+        : undefined,
     log: clients.log,
   })
   return { mitigations, keys, photos, gate, store, queues, workers, sandbox }

@@ -7,7 +7,7 @@
  * renew; a job whose lock lapses is "stalled" and handed to another worker — it runs twice
  * (bullmq#439, pm21).
  */
-import { type ConnectionOptions, type Job, Worker } from 'bullmq'
+import { type ConnectionOptions, DelayedError, type Job, Worker } from 'bullmq'
 import type { Keys, Lane } from '../keys.ts'
 import type { LaneQueues } from '../queue/lanes.ts'
 import type { PhotoRepository } from '../repositories/photos.ts'
@@ -32,10 +32,19 @@ export interface LaneWorkersOptions {
   newLaneSloMs: number
   /** BullMQ's lock: renewed every half of it; a job not renewed in time is stalled. @default 30 000 */
   lockDurationMs?: number
+  /** How often BullMQ looks for stalled jobs (its stalledInterval). @default 30 000 */
+  stalledCheckMs?: number
   /** How often the backfill lane checks the new lane's wait. @default 500 */
   sloCheckMs?: number
   onOutcome?(lane: Lane, outcome: JobOutcome, job: Job<ProcessJobData>): void
   onDeadLetter?(lane: Lane, job: Job<ProcessJobData>, reason: string): void
+  /**
+   * A failure that says "the dependency is away, not this job" (S3 unavailable behind the
+   * s3Breaker): the delay before the job is tried again without spending one of its attempts,
+   * or undefined to let it fail (and count) as usual. Without it an S3 outage longer than the
+   * retries' backoff dead-letters every acknowledged upload that was waiting (pm08).
+   */
+  deferFor?(error: unknown): number | undefined
   log: LaneWorkerLog
 }
 
@@ -50,8 +59,17 @@ export class LaneWorkers {
     const make = (lane: Lane) => {
       const worker = new Worker<ProcessJobData, JobOutcome>(
         o.keys.queue(lane),
-        async (job) => {
-          const outcome = await processJob(o.job, job.data, job.processedOn ?? Date.now())
+        async (job, token) => {
+          let outcome: JobOutcome
+          try {
+            outcome = await processJob(o.job, job.data, job.processedOn ?? Date.now())
+          } catch (err) {
+            const delayMs = o.deferFor?.(err)
+            if (delayMs === undefined || token === undefined) throw err
+            // Back to the delayed set with its attempts untouched: the job waits out the outage.
+            await job.moveToDelayed(Date.now() + delayMs, token)
+            throw new DelayedError()
+          }
           o.onOutcome?.(lane, outcome, job)
           return outcome
         },
@@ -60,6 +78,7 @@ export class LaneWorkers {
           prefix: o.keys.queuePrefix,
           concurrency: o.concurrency[lane],
           lockDuration: o.lockDurationMs ?? 30_000,
+          stalledInterval: o.stalledCheckMs ?? 30_000,
           autorun: false,
         },
       )
