@@ -49,7 +49,7 @@ About 2 minutes with the defaults.
   --channels LIST         channels per notification (default email,sms,push)
   --concurrency N         API requests in flight in the max run (default 32)
   --ceiling-jobs N        jobs of the no-op ceiling (default max(20000, notifications × channels))
-  --worker-concurrency N  WORKER_CONCURRENCY, also the no-op worker's (default 20)
+  --worker-concurrency N  WORKER_CONCURRENCY, also the no-op worker's (default 50, the service's default)
   --recipients N          recipients the notifications go to, round robin (default 500)
   --rate-seconds N        length of the half-max run (default 20)
   --timeout-s N           longest drain wait per run (default 120)
@@ -63,7 +63,7 @@ const { values } = parseArgs({
     channels: { type: 'string', default: 'email,sms,push' },
     concurrency: { type: 'string', default: '32' },
     'ceiling-jobs': { type: 'string' },
-    'worker-concurrency': { type: 'string', default: '20' },
+    'worker-concurrency': { type: 'string', default: '50' },
     recipients: { type: 'string', default: '500' },
     'rate-seconds': { type: 'string', default: '20' },
     'timeout-s': { type: 'string', default: '120' },

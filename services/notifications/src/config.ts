@@ -119,7 +119,11 @@ export const configSchema = Type.Object({
     'base of the retry delay (exponential with full jitter, capped at JOB_BACKOFF_MAX_MS)',
   ),
   JOB_BACKOFF_MAX_MS: int(60_000, 1, 'largest retry delay'),
-  WORKER_CONCURRENCY: int(20, 1, 'jobs at once per channel queue per worker process'),
+  WORKER_CONCURRENCY: int(
+    50,
+    1,
+    'jobs at once per channel queue per worker process (I/O-bound: claims and markSent are batched across them, so more in flight costs little)',
+  ),
   JOB_LOCK_MS: int(
     30_000,
     100,

@@ -42,6 +42,21 @@ export interface ClaimedDelivery extends Delivery {
   notification: Notification
 }
 
+/** A claimed delivery with its recipient's contact point for the channel, read in the same statement. */
+export interface ClaimedForSend extends ClaimedDelivery {
+  /** False when the recipient no longer exists. */
+  recipientExists: boolean
+  /** The channel's contact point (address, phone, push token, webhook URL), null when there is none. */
+  contact: string | null
+}
+
+/** One delivery accepted by its provider, for markSentMany. */
+export interface SentRecord {
+  id: string
+  provider: string
+  messageId: string | null
+}
+
 interface DeliveryRow {
   id: string
   notification_id: string
@@ -70,9 +85,26 @@ interface ClaimedRow extends DeliveryRow {
   expires_at: Date
 }
 
+interface ClaimedForSendRow extends ClaimedRow {
+  recipient_exists: boolean
+  contact: string | null
+}
+
+const claimUpdate = `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, reason = NULL, updated_at = now()
+         WHERE id = $1 AND ($2::boolean IS FALSE OR status = ANY($3::text[]))
+         RETURNING *`
+
 const columns = `d.id, d.notification_id::text AS notification_id, d.channel, d.status, d.reason,
   d.dead_letter_kind, d.attempts, d.sends, d.provider, d.provider_message_id, d.held_until,
   d.created_at, d.updated_at, d.sent_at`
+
+/** The claimed rows (CTE `c`) with their notification and the recipient's contact for the channel. */
+const claimForSendSelect = `SELECT ${columns}, n.recipient_id, n.template, n.data, n.channels, n.category, n.priority,
+         n.created_at AS n_created_at, n.expires_at, r.id IS NOT NULL AS recipient_exists,
+         CASE d.channel WHEN 'email' THEN r.email WHEN 'sms' THEN r.phone
+                        WHEN 'push' THEN r.push_token WHEN 'webhook' THEN r.webhook_url END AS contact
+       FROM c d JOIN notifications n ON n.id = d.notification_id
+       LEFT JOIN recipients r ON r.id = n.recipient_id`
 
 function toDelivery(r: DeliveryRow): Delivery {
   return {
@@ -91,6 +123,27 @@ function toDelivery(r: DeliveryRow): Delivery {
     updatedAt: r.updated_at.toISOString(),
     sentAt: r.sent_at?.toISOString() ?? null,
   }
+}
+
+function toClaimed(r: ClaimedRow): ClaimedDelivery {
+  return {
+    ...toDelivery(r),
+    notification: {
+      id: r.notification_id,
+      recipientId: r.recipient_id,
+      template: r.template,
+      data: r.data,
+      channels: r.channels,
+      category: r.category,
+      priority: r.priority,
+      createdAt: r.n_created_at.toISOString(),
+      expiresAt: r.expires_at.toISOString(),
+    },
+  }
+}
+
+function toClaimedForSend(r: ClaimedForSendRow): ClaimedForSend {
+  return { ...toClaimed(r), recipientExists: r.recipient_exists, contact: r.contact }
 }
 
 export class DeliveryRepository {
@@ -131,32 +184,51 @@ export class DeliveryRepository {
    */
   async claim(id: string, onlyPending: boolean): Promise<ClaimedDelivery | null> {
     const { rows } = await this.#db.query<ClaimedRow>(
-      `WITH c AS (
-         UPDATE deliveries SET status = 'sending', attempts = attempts + 1, reason = NULL, updated_at = now()
-         WHERE id = $1 AND ($2::boolean IS FALSE OR status = ANY($3::text[]))
-         RETURNING *
-       )
+      `WITH c AS (${claimUpdate})
        SELECT ${columns}, n.recipient_id, n.template, n.data, n.channels, n.category, n.priority,
               n.created_at AS n_created_at, n.expires_at
        FROM c d JOIN notifications n ON n.id = d.notification_id`,
       [id, onlyPending, claimableStatuses],
     )
-    const r = rows[0]
-    if (!r) return null
-    return {
-      ...toDelivery(r),
-      notification: {
-        id: r.notification_id,
-        recipientId: r.recipient_id,
-        template: r.template,
-        data: r.data,
-        channels: r.channels,
-        category: r.category,
-        priority: r.priority,
-        createdAt: r.n_created_at.toISOString(),
-        expiresAt: r.expires_at.toISOString(),
-      },
-    }
+    return rows[0] ? toClaimed(rows[0]) : null
+  }
+
+  /**
+   * claim, and in the same statement (one round trip instead of two) the recipient's contact point
+   * for the delivery's channel: what the channel worker needs before it renders and sends. The
+   * claim is exactly claim's; the recipient is read by the same statement's snapshot. A prepared
+   * statement (by name, once per connection): the hottest statement of the worker is planned once.
+   */
+  async claimForSend(id: string, onlyPending: boolean): Promise<ClaimedForSend | null> {
+    const { rows } = await this.#db.query<ClaimedForSendRow>({
+      name: 'ntf-deliveries-claim-for-send',
+      text: `WITH c AS (${claimUpdate}) ${claimForSendSelect}`,
+      values: [id, onlyPending, claimableStatuses],
+    })
+    return rows[0] ? toClaimedForSend(rows[0]) : null
+  }
+
+  /**
+   * claimForSend for many distinct deliveries in one statement (the channel worker's
+   * ClaimCoalescer): each row is claimed by the same conditional update as its own claim would
+   * be. Ids in sorted order, so two batches lock shared rows in the same order. Returns the
+   * claimed ones by id; an id missing = not claimed (terminal or unknown).
+   */
+  async claimManyForSend(ids: readonly string[], onlyPending: boolean): Promise<Map<string, ClaimedForSend>> {
+    const claimed = new Map<string, ClaimedForSend>()
+    if (ids.length === 0) return claimed
+    const { rows } = await this.#db.query<ClaimedForSendRow>({
+      name: 'ntf-deliveries-claim-many-for-send',
+      text: `WITH c AS (
+         UPDATE deliveries SET status = 'sending', attempts = attempts + 1, reason = NULL, updated_at = now()
+         WHERE id = ANY($1::text[]) AND ($2::boolean IS FALSE OR status = ANY($3::text[]))
+         RETURNING *
+       )
+       ${claimForSendSelect}`,
+      values: [[...ids].sort(), onlyPending, claimableStatuses],
+    })
+    for (const r of rows) claimed.set(r.id, toClaimedForSend(r))
+    return claimed
   }
 
   /** The provider accepted it: `sent` (sends + 1 even when it was already sent: naive repeats are counted). */
@@ -167,6 +239,34 @@ export class DeliveryRepository {
        WHERE id = $1`,
       [id, provider, providerMessageId],
     )
+  }
+
+  /**
+   * markSent for many deliveries in one statement (the channel worker's SentCoalescer): each row
+   * moves exactly as markSent would move it, and a delivery listed n times gets sends + n, as n
+   * markSent calls would. Ids in sorted order, so two batches lock shared rows in the same order.
+   */
+  async markSentMany(records: readonly SentRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const byId = new Map<string, { provider: string; messageId: string | null; n: number }>()
+    for (const r of records) {
+      const n = (byId.get(r.id)?.n ?? 0) + 1
+      byId.set(r.id, { provider: r.provider, messageId: r.messageId, n })
+    }
+    const ids = [...byId.keys()].sort()
+    await this.#db.query({
+      name: 'ntf-deliveries-mark-sent-many',
+      text: `UPDATE deliveries d SET status = 'sent', sends = d.sends + u.n, provider = u.provider,
+         provider_message_id = u.message_id, reason = NULL, sent_at = coalesce(d.sent_at, now()), updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, provider, message_id, n)
+       WHERE d.id = u.id`,
+      values: [
+        ids,
+        ids.map((id) => byId.get(id)?.provider),
+        ids.map((id) => byId.get(id)?.messageId ?? null),
+        ids.map((id) => byId.get(id)?.n),
+      ],
+    })
   }
 
   /** A transient failure; the queue retries it. Only a delivery still `sending` moves. */

@@ -11,7 +11,6 @@ import type { Config } from '../config.ts'
 import { createMitigationState, type MitigationState } from '../mitigations.ts'
 import { type ChannelQueues, channelQueues } from '../queue/queues.ts'
 import { DeliveryRepository } from '../repositories/deliveries.ts'
-import { RecipientRepository } from '../repositories/recipients.ts'
 import { TemplateRepository } from '../repositories/templates.ts'
 import type { Channel } from '../types.ts'
 import { ChannelWorkers } from './channel-worker.ts'
@@ -19,6 +18,7 @@ import { DeadLetters } from './dead-letter.ts'
 import { createSenderMetrics, type SenderMetrics } from './metrics.ts'
 import { type ChannelSender, type OutgoingDelivery, processDelivery } from './process-delivery.ts'
 import { ProviderClient, type ProviderResult, type ProviderResultKind } from './provider-client.ts'
+import { ClaimCoalescer, SentCoalescer } from './sent-coalescer.ts'
 import { sendSmsWithFailover } from './sms-failover.ts'
 import { webhookSender } from './webhook-sender.ts'
 
@@ -103,7 +103,8 @@ export function createChannelWorker(
   )
   const deps = {
     deliveries,
-    recipients: new RecipientRepository(clients.pool),
+    claims: new ClaimCoalescer(deliveries),
+    sent: new SentCoalescer((records) => deliveries.markSentMany(records)),
     templates: new TemplateRepository(clients.pool),
     send: (d: OutgoingDelivery): Promise<ProviderResult> => senders[d.channel](d),
     deadLetters,

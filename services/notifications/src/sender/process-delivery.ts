@@ -1,19 +1,19 @@
 /**
  * One run of a delivery job — the protocol that makes "exactly once" an effect:
  * 1. claim the delivery record (deliveryRecord: only while it is pending, by a conditional
- *    update); nothing to claim = it is already terminal (sent, expired, …): skip, send nothing;
+ *    update, in one statement with the other jobs' claims); nothing to claim = it is already terminal (sent, expired, …): skip, send nothing;
  * 2. past the notification's TTL (ttlCheck) → expired, nothing sent;
- * 3. read the recipient and the template and render; a missing contact, a missing template or a
- *    render error can never succeed = POISON;
- * 4. send with the delivery id as the Idempotency-Key; 2xx → sent; refused destination → poison;
+ * 3. the recipient's contact (read by the claim's own statement) and the template, and render; a
+ *    missing recipient or contact, a missing template or a render error can never succeed = POISON;
+ * 4. send with the delivery id as the Idempotency-Key; 2xx → sent (written with the other jobs'
+ *    by the SentCoalescer; the job completes only once its row is written); refused → poison;
  *    anything else → failed, and the run throws so the queue retries it with backoff;
  * 5. poison, or a transient failure on the last attempt: deadLetter on → dead-lettered with its
  *    kind and reason and the job completes; off → left failed (pm17's naive: nobody finds out).
  */
 import { UnrecoverableError } from 'bullmq'
 import type { MitigationState } from '../mitigations.ts'
-import type { ClaimedDelivery, DeliveryRepository } from '../repositories/deliveries.ts'
-import { contactFor, type RecipientRepository } from '../repositories/recipients.ts'
+import type { ClaimedDelivery, ClaimedForSend, DeliveryRepository } from '../repositories/deliveries.ts'
 import type { TemplateRepository } from '../repositories/templates.ts'
 import { type RenderedMessage, renderChannel } from '../templates/render.ts'
 import type { Channel, DeliveryJobData, Notification } from '../types.ts'
@@ -21,6 +21,7 @@ import { TransientSendError } from './backoff.ts'
 import type { DeadLetterKind, DeadLetters } from './dead-letter.ts'
 import type { DeliveryOutcome, SenderMetrics } from './metrics.ts'
 import type { ProviderResult } from './provider-client.ts'
+import type { SentCoalescer } from './sent-coalescer.ts'
 
 /** What a channel sender gets: everything it needs to build its request. */
 export interface OutgoingDelivery {
@@ -44,8 +45,11 @@ export interface DeliveryRun {
 }
 
 export interface ProcessDeliveryDeps {
-  deliveries: Pick<DeliveryRepository, 'claim' | 'markSent' | 'markFailed' | 'markExpired'>
-  recipients: Pick<RecipientRepository, 'get'>
+  deliveries: Pick<DeliveryRepository, 'markFailed' | 'markExpired'>
+  /** claimForSend, coalesced with the other jobs' (a DeliveryRepository claims one at a time). */
+  claims: Pick<DeliveryRepository, 'claimForSend'>
+  /** markSent, coalesced with the other jobs' (resolves once the row is written). */
+  sent: Pick<SentCoalescer, 'markSent'>
   templates: Pick<TemplateRepository, 'get'>
   send: ChannelSender
   deadLetters: Pick<DeadLetters, 'deadLetter'>
@@ -65,11 +69,10 @@ export class PoisonDroppedError extends UnrecoverableError {
 type Prepared = { to: string; rendered: RenderedMessage } | { poison: string }
 
 /** Step 3: the recipient's contact and the rendered message, or why it can never be sent. */
-async function prepare(deps: ProcessDeliveryDeps, d: ClaimedDelivery): Promise<Prepared> {
+async function prepare(deps: ProcessDeliveryDeps, d: ClaimedForSend): Promise<Prepared> {
   const n = d.notification
-  const recipient = await deps.recipients.get(n.recipientId)
-  if (!recipient) return { poison: `recipient ${n.recipientId} no longer exists` }
-  const to = contactFor(recipient, d.channel)
+  if (!d.recipientExists) return { poison: `recipient ${n.recipientId} no longer exists` }
+  const to = d.contact
   if (!to) return { poison: `recipient has no ${d.channel} contact` }
   const template = await deps.templates.get(n.template)
   if (!template) return { poison: `template ${n.template} no longer exists` }
@@ -84,7 +87,7 @@ export async function processDelivery(deps: ProcessDeliveryDeps, run: DeliveryRu
   const sw = deps.switches.current
   const now = deps.now ?? Date.now
   const { deliveryId, channel } = run.data
-  const d = await deps.deliveries.claim(deliveryId, sw.deliveryRecord)
+  const d = await deps.claims.claimForSend(deliveryId, sw.deliveryRecord)
   if (!d) {
     deps.metrics.delivery(channel, 'skipped')
     return 'skipped'
@@ -109,7 +112,7 @@ async function settle(
   now: () => number,
 ): Promise<DeliveryOutcome> {
   if (result.kind === 'ok') {
-    await deps.deliveries.markSent(d.id, result.provider, result.messageId)
+    await deps.sent.markSent(d.id, result.provider, result.messageId)
     deps.metrics.delivery(d.channel, 'sent')
     deps.metrics.sent(d.channel, (now() - Date.parse(d.notification.createdAt)) / 1000)
     return 'sent'
