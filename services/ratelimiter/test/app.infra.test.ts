@@ -48,7 +48,7 @@ test('malformed decide requests are 400s naming the field, never a 500', async (
     [{ ...valid, hitsAddend: -1 }, 'body.hitsAddend'],
     [{ ...valid, hitsAddend: 1.5 }, 'body.hitsAddend'],
     [{ ...valid, hitsAddend: '2' }, 'body.hitsAddend'],
-    [{ ...valid, colour: 'red' }, 'body'],
+    [{ ...valid, colour: 'red' }, 'body.colour'],
     [[valid], 'body'],
   ]
   for (const [payload, field] of cases) {
