@@ -24,7 +24,8 @@
  * celebrity's post is on its followers' first page as soon as the API has answered the post.
  *
  * Invariants (catalog): regular post → delivered p99 from the celebrity's first post to the end
- * of the load ≤ 1.5 × the same mode's idle p99 (before it); every celebrity post visible through
+ * of the load ≤ 1.5 × the same mode's idle p99 (before it), or within 50 ms of it (a p99 of ~40 ms
+ * moves by tens of ms from scheduling noise alone; starvation is seconds); every celebrity post visible through
  * the API to the followers a push reaches last within 2 s. In both modes: posts accepted, both
  * phases measured with ≥ 100 probe posts, every planned celebrity post made. Measured on this
  * 2-core machine (CI variant, 8 celebrity posts, 2026-12-05): naive regular p99 7.2 s vs 42 ms
@@ -34,7 +35,13 @@
 
 import feed from '@faultline/feed/system'
 import { defineExperiment, errorRateBelow, type HookContext, invariant } from '@faultline/lab'
-import { celebrityVisibleWithin, maxP99Ratio, measuredAsPlanned, regularP99Ratio } from './lib/pm18-checks.ts'
+import {
+  celebrityVisibleWithin,
+  maxP99Ratio,
+  measuredAsPlanned,
+  p99AllowanceMs,
+  regularP99Ratio,
+} from './lib/pm18-checks.ts'
 import { drained, isolatedFeed, resetFeed, waitForGroup, writeAuthorsFile } from './lib/pm18-pm15-pipeline.ts'
 import { celebrityPosts, measureDelivery, startRecording } from './lib/pm18-probes.ts'
 import { type Pm18WorldSpec, seedPm18World } from './lib/pm18-world.ts'
@@ -111,7 +118,7 @@ export default defineExperiment({
   invariants: [
     invariant(
       'regular post → delivered p99 while the celebrity posts',
-      `≤ ${maxP99Ratio} × idle p99 (same mode, before the celebrity's first post)`,
+      `≤ ${maxP99Ratio} × idle p99 (same mode, before the celebrity's first post), or within ${p99AllowanceMs} ms of it`,
       regularP99Ratio,
       // The chart draws timeline inserts per second: naive, ~70 000/s while the celebrity is pushed.
       { metric: 'feed_fanout_deliveries_total' },
