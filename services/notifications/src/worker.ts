@@ -69,6 +69,7 @@ async function main(config: Config): Promise<void> {
         })
       }
       worker.workers.start()
+      worker.alarm.start()
       log.info(
         { channels: config.workerChannels, concurrency: config.workerConcurrency },
         'channel workers consuming',

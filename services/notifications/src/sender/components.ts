@@ -15,6 +15,7 @@ import { TemplateRepository } from '../repositories/templates.ts'
 import type { Channel } from '../types.ts'
 import { ChannelWorkers } from './channel-worker.ts'
 import { DeadLetters } from './dead-letter.ts'
+import { DeadLetterAlarm } from './dead-letter-alarm.ts'
 import { createSenderMetrics, type SenderMetrics } from './metrics.ts'
 import { type ChannelSender, type OutgoingDelivery, processDelivery } from './process-delivery.ts'
 import { ProviderClient, type ProviderResult, type ProviderResultKind } from './provider-client.ts'
@@ -41,6 +42,8 @@ export interface ChannelWorker {
   queues: ChannelQueues
   deliveries: DeliveryRepository
   deadLetters: DeadLetters
+  /** The dead-letter alert; started by the worker process (`alarm.start()`), stopped by close. */
+  alarm: DeadLetterAlarm
   providers: ProviderClient
   metrics: SenderMetrics
   workers: ChannelWorkers
@@ -94,8 +97,13 @@ export function createChannelWorker(
     onRequest: (provider, result) => metrics?.providerRequest(provider, result),
     onBreakerChange: (provider, open) => clients.log.warn({ provider, open }, 'provider breaker changed'),
   })
+  const alarm = new DeadLetterAlarm({
+    waiting: () => deadLetters.waiting(),
+    alertWithinS: config.deadLetterAlertS,
+    log: clients.log,
+  })
   metrics = createSenderMetrics(clients.metrics, {
-    deadLetters: () => deadLetters.waiting(),
+    deadLetters: alarm,
     breakers: () => providers.breakers(),
   })
   const senders = channelSenders(config, providers, (provider, result) =>
@@ -133,7 +141,9 @@ export function createChannelWorker(
     providers,
     metrics,
     workers,
+    alarm,
     async close() {
+      alarm.stop()
       await workers.close()
       await queues.close()
       await providers.close()

@@ -5,13 +5,14 @@
  * - provider_requests_total{provider, result}: ok | timeout | error | rate_limited | refused;
  * - sent_seconds{channel}: accepted (the notification's createdAt) → the provider's 2xx;
  * - dead_letters: dead letters waiting in ntf-dead, read at scrape time;
- * - dead_letter_alert: 1 while any dead letter waits unreviewed (so it fires on the first scrape
- *   after a job is dead-lettered, well within DEAD_LETTER_ALERT_S), else 0;
+ * - dead_letter_alert: 1 while any dead letter waits unreviewed, else 0 — the alarm's state
+ *   (dead-letter-alarm.ts), checked afresh at scrape time and every half of DEAD_LETTER_ALERT_S;
  * - breaker_open{provider}: 1 while the provider's circuit breaker is open.
  */
 import type { Metrics } from '@faultline/kit/metrics'
 import type { CircuitBreaker } from '@faultline/resilience'
 import type { Channel } from '../types.ts'
+import type { DeadLetterAlarm } from './dead-letter-alarm.ts'
 import type { ProviderResultKind } from './provider-client.ts'
 
 export type DeliveryOutcome = 'sent' | 'failed' | 'dead_lettered' | 'expired' | 'suppressed' | 'skipped'
@@ -23,8 +24,8 @@ export interface SenderMetrics {
 }
 
 export interface SenderMetricsSources {
-  /** Dead letters waiting (ntf-dead). */
-  deadLetters(): Promise<number>
+  /** The dead-letter alarm: counts what waits in ntf-dead (keeping the last count on a failed read). */
+  deadLetters: Pick<DeadLetterAlarm, 'check'>
   /** The provider client's breakers, read at scrape time (open → half-open is lazy). */
   breakers(): ReadonlyMap<string, CircuitBreaker>
 }
@@ -46,12 +47,7 @@ export function createSenderMetrics(metrics: Metrics, sources: SenderMetricsSour
     labelNames: ['channel'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   })
-  let lastWaiting = 0
-  const readWaiting = async () => {
-    // A failed read keeps the last value: a Redis blip must not clear the alert.
-    lastWaiting = await sources.deadLetters().catch(() => lastWaiting)
-    return lastWaiting
-  }
+  const readWaiting = () => sources.deadLetters.check()
   metrics.gauge({
     name: 'notifications_dead_letters',
     help: 'dead letters waiting for review in ntf-dead',
