@@ -5,6 +5,7 @@
  * `server.ts`. A bad deployment then fails at start with every wrong variable in one message,
  * instead of one variable per restart.
  */
+import { hostname } from 'node:os'
 import { serviceEnv } from '@faultline/infra'
 import { type Static, type TBoolean, type TObject, Type } from 'typebox'
 import Value from 'typebox/value'
@@ -190,4 +191,66 @@ export const commonEnv = {
   ...queueRedisEnv,
   ...kafkaEnv,
   ...s3Env,
+}
+
+/** What every service process is besides its listener: its name, request logging, the admin token. */
+export const processEnv = {
+  INSTANCE_ID: Type.String({
+    default: '',
+    description: 'name in logs and metrics; default <hostname>-<pid>',
+  }),
+  LOG_REQUESTS: envBoolean(false, 'log every request (costly under load)'),
+  ADMIN_TOKEN: Type.String({ default: '', description: 'bearer token for /admin/*; empty = open' }),
+}
+
+const processSchema = Type.Object({ ...httpEnv, ...processEnv })
+/** The variables `processSettings` reads (a service's schema spreads `httpEnv` and `processEnv`). */
+export type ProcessEnv = Static<typeof processSchema>
+
+/** The settings every service process has, whatever the service: the head of each `Config`. */
+export interface ProcessSettings {
+  host: string
+  port: number
+  logLevel: string
+  logRequests: boolean
+  /** INSTANCE_ID, or `<hostname>-<pid>`. */
+  instanceId: string
+  /** ADMIN_TOKEN; `undefined` when empty (admin routes open). */
+  adminToken: string | undefined
+  shutdownDeadlineMs: number
+  shutdownDrainMs: number
+}
+
+export function processSettings(e: ProcessEnv): ProcessSettings {
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    logRequests: e.LOG_REQUESTS,
+    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    adminToken: e.ADMIN_TOKEN || undefined,
+    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+  }
+}
+
+/**
+ * Reads a service's schema and its mitigation switches together, so one `ConfigError` lists every
+ * bad variable of both; `check` adds the rules a schema cannot state (one variable required by
+ * another's value, a list's items), run on the schema's values when those are valid.
+ *
+ * @throws ConfigError listing every missing or invalid variable.
+ */
+export function loadServiceEnv<S extends TObject, M>(
+  schema: S,
+  switches: { fromEnv(env: Env): M },
+  env: Env = process.env,
+  check?: (e: Static<S>) => ConfigIssue[],
+): { env: Static<S>; mitigations: M } {
+  const issues: ConfigIssue[] = []
+  const e = collectIssues(issues, () => loadConfig(schema, env))
+  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
+  if (e !== undefined && check !== undefined) issues.push(...check(e))
+  if (e === undefined || mitigations === undefined || issues.length > 0) throw new ConfigError(issues)
+  return { env: e, mitigations }
 }

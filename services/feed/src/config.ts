@@ -1,14 +1,14 @@
-import { hostname } from 'node:os'
 import {
   ConfigError,
-  type ConfigIssue,
-  collectIssues,
   envBoolean,
   envList,
   httpEnv,
   kafkaEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
   postgresEnv,
+  processEnv,
+  processSettings,
   redisEnv,
   replicaEnv,
   Type,
@@ -32,12 +32,7 @@ export const configSchema = Type.Object({
   ...replicaEnv,
   ...redisEnv,
   ...kafkaEnv,
-  INSTANCE_ID: Type.String({
-    default: '',
-    description: 'name in logs and metrics; default <hostname>-<pid>',
-  }),
-  LOG_REQUESTS: envBoolean(false, 'log every request (costly under load)'),
-  ADMIN_TOKEN: Type.String({ default: '', description: 'bearer token for /admin/*; empty = open' }),
+  ...processEnv,
   BODY_LIMIT_BYTES: int(16_384, 256, 'larger request bodies get 413', 10 * 1024 * 1024),
   DB_SCHEMA: Type.String({
     default: 'feed',
@@ -111,16 +106,8 @@ export const configSchema = Type.Object({
 export type Env = Record<string, string | undefined>
 
 /** The typed, derived settings the code uses (durations in ms, lists split, defaults resolved). */
-export interface Config {
-  host: string
-  port: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
-  adminToken: string | undefined
+export interface Config extends ProcessSettings {
   bodyLimitBytes: number
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
 
   databaseUrl: string
   replicaUrl: string
@@ -167,20 +154,10 @@ export interface Config {
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(configSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env)
   return {
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
-    adminToken: e.ADMIN_TOKEN || undefined,
+    ...processSettings(e),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     databaseUrl: e.DATABASE_URL,
     replicaUrl: e.DATABASE_REPLICA_URL,
     dbSchema: e.DB_SCHEMA,

@@ -1,17 +1,19 @@
-import { hostname } from 'node:os'
 import { systemPorts } from '@faultline/infra'
 import {
   ConfigError,
   type ConfigIssue,
-  collectIssues,
   envBoolean,
   envList,
   httpEnv,
   kafkaEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
   postgresEnv,
+  processEnv,
+  processSettings,
   queueRedisEnv,
   redisEnv,
+  type Static,
   Type,
 } from '@faultline/kit/config'
 import { type Mitigations, switches } from './mitigations.ts'
@@ -39,12 +41,7 @@ export const configSchema = Type.Object({
   ...redisEnv,
   ...queueRedisEnv,
   ...kafkaEnv,
-  INSTANCE_ID: Type.String({
-    default: '',
-    description: 'name in logs and metrics; default <hostname>-<pid>',
-  }),
-  LOG_REQUESTS: envBoolean(false, 'log every request (costly under load)'),
-  ADMIN_TOKEN: Type.String({ default: '', description: 'bearer token for /admin/*; empty = open' }),
+  ...processEnv,
   DB_SCHEMA: Type.String({
     default: 'notifications',
     pattern: '^[a-z_][a-z0-9_]{0,62}$',
@@ -154,7 +151,7 @@ export const configSchema = Type.Object({
   DEAD_LETTER_ALERT_S: int(
     60,
     1,
-    'the dead-letter alert (a gauge the worker exports) fires within this long of a job being dead-lettered',
+    'the worker counts ntf-dead every half of this: the dead-letter alert (an error log line and the notifications_dead_letter_alert gauge) fires within this long of a job being dead-lettered',
   ),
   PROVIDER_NAMES: Type.String({
     default: 'email,sms-a,sms-b,push',
@@ -177,15 +174,7 @@ export interface ProviderUrls {
   push: string
 }
 
-export interface Config {
-  host: string
-  port: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
-  adminToken: string | undefined
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
+export interface Config extends ProcessSettings {
   databaseUrl: string
   dbSchema: string
   dbPoolMax: number
@@ -233,33 +222,29 @@ export interface Config {
   mitigations: Mitigations
 }
 
+function knobIssues(e: Static<typeof configSchema>): ConfigIssue[] {
+  const parsed = parseProviderKnobs(e.PROVIDER_KNOBS, envList(e.PROVIDER_NAMES))
+  return 'problem' in parsed ? [{ name: 'PROVIDER_KNOBS', reason: parsed.problem }] : []
+}
+
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(configSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  const workerChannels = e ? envList(e.WORKER_CHANNELS) : []
-  for (const c of workerChannels) {
-    if (!(channels as readonly string[]).includes(c)) {
-      issues.push({
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env, (e) => [
+    ...envList(e.WORKER_CHANNELS)
+      .filter((c) => !(channels as readonly string[]).includes(c))
+      .map((c) => ({
         name: 'WORKER_CHANNELS',
         reason: `unknown channel "${c}" (one of ${channels.join(', ')})`,
-      })
-    }
-  }
-  const providerNames = e ? envList(e.PROVIDER_NAMES) : []
-  const providerKnobs = e ? parseProviderKnobs(e.PROVIDER_KNOBS, providerNames) : { knobs: {} }
-  if ('problem' in providerKnobs) issues.push({ name: 'PROVIDER_KNOBS', reason: providerKnobs.problem })
-  if (!e || !mitigations || issues.length > 0 || 'problem' in providerKnobs) throw new ConfigError(issues)
+      })),
+    ...knobIssues(e),
+  ])
+  const workerChannels = envList(e.WORKER_CHANNELS)
+  const providerNames = envList(e.PROVIDER_NAMES)
+  const providerKnobs = parseProviderKnobs(e.PROVIDER_KNOBS, providerNames)
+  if ('problem' in providerKnobs)
+    throw new ConfigError([{ name: 'PROVIDER_KNOBS', reason: providerKnobs.problem }])
   return {
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
-    adminToken: e.ADMIN_TOKEN || undefined,
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    ...processSettings(e),
     databaseUrl: e.DATABASE_URL,
     dbSchema: e.DB_SCHEMA,
     dbPoolMax: e.PG_POOL_MAX,

@@ -1,12 +1,12 @@
-import { hostname } from 'node:os'
 import {
   ConfigError,
-  type ConfigIssue,
-  collectIssues,
   envBoolean,
   httpEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
   postgresEnv,
+  processEnv,
+  processSettings,
   queueRedisEnv,
   redisEnv,
   s3Env,
@@ -33,12 +33,7 @@ export const configSchema = Type.Object({
   ...redisEnv,
   ...queueRedisEnv,
   ...s3Env,
-  INSTANCE_ID: Type.String({
-    default: '',
-    description: 'name in logs and metrics; default <hostname>-<pid>',
-  }),
-  LOG_REQUESTS: envBoolean(false, 'log every request (costly under load)'),
-  ADMIN_TOKEN: Type.String({ default: '', description: 'bearer token for /admin/*; empty = open' }),
+  ...processEnv,
   PUBLIC_BASE_URL: Type.String({
     default: '',
     description: 'base of the variant URLs the API hands out (proxy mode); default: the request host',
@@ -143,16 +138,8 @@ export const configSchema = Type.Object({
 
 export type Env = Record<string, string | undefined>
 
-export interface Config {
-  host: string
-  port: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
-  adminToken: string | undefined
+export interface Config extends ProcessSettings {
   publicBaseUrl: string | undefined
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
   databaseUrl: string
   dbSchema: string
   dbPoolMax: number
@@ -197,20 +184,10 @@ export interface Config {
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(configSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env)
   return {
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
-    adminToken: e.ADMIN_TOKEN || undefined,
+    ...processSettings(e),
     publicBaseUrl: e.PUBLIC_BASE_URL || undefined,
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     databaseUrl: e.DATABASE_URL,
     dbSchema: e.DB_SCHEMA,
     dbPoolMax: e.PG_POOL_MAX,

@@ -1,14 +1,13 @@
-import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { serviceEnv } from '@faultline/infra'
 import {
   ConfigError,
-  type ConfigIssue,
-  collectIssues,
   envBoolean,
   envList,
   httpEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
+  processSettings,
   redisEnv,
   Type,
 } from '@faultline/kit/config'
@@ -82,14 +81,8 @@ export const configSchema = Type.Object({
 })
 
 /** The typed, derived settings the code uses. */
-export interface Config {
-  host: string
-  port: number
+export interface Config extends ProcessSettings {
   grpcPort: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
-  adminToken: string | undefined
 
   store: StoreName
   redisUrl: string
@@ -104,29 +97,20 @@ export interface Config {
   bodyLimitBytes: number
   rulesBodyLimitBytes: number
 
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
   mitigations: Mitigations
 }
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(configSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  const clusterNodes = envList(e?.REDIS_CLUSTER_NODES ?? '')
-  if (e?.RATELIMIT_STORE === 'cluster' && clusterNodes.length === 0) {
-    issues.push({ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE=cluster' })
-  }
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env, (e) =>
+    e.RATELIMIT_STORE === 'cluster' && envList(e.REDIS_CLUSTER_NODES).length === 0
+      ? [{ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE=cluster' }]
+      : [],
+  )
+  const clusterNodes = envList(e.REDIS_CLUSTER_NODES)
   return {
-    host: e.HOST,
-    port: e.PORT,
+    ...processSettings(e),
     grpcPort: e.GRPC_PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
-    adminToken: e.ADMIN_TOKEN || undefined,
     store: e.RATELIMIT_STORE,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: clusterNodes,
@@ -137,8 +121,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     localFallbackInstances: e.LOCAL_FALLBACK_INSTANCES,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     rulesBodyLimitBytes: e.RULES_BODY_LIMIT_BYTES,
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     mitigations,
   }
 }

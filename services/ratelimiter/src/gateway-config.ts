@@ -4,15 +4,15 @@
  * Defaults connect to the native topology through Toxiproxy and give every caller the exact
  * sliding log at 100 requests per second.
  */
-import { hostname } from 'node:os'
 import {
   ConfigError,
   type ConfigIssue,
-  collectIssues,
   envBoolean,
   envList,
   httpEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
+  processSettings,
   redisEnv,
   Type,
 } from '@faultline/kit/config'
@@ -81,14 +81,8 @@ export const gatewayConfigSchema = Type.Object({
   UPSTREAM_TIMEOUT_MS: int(10_000, 1, 'a proxied request gives up after this long (502)'),
 })
 
-export interface GatewayConfig {
-  host: string
-  port: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
+export interface GatewayConfig extends ProcessSettings {
   publicBaseUrl: string
-  adminToken: string | undefined
   store: 'redis' | 'cluster'
   redisUrl: string
   redisClusterNodes: string[]
@@ -101,8 +95,6 @@ export interface GatewayConfig {
   rulesFile: string | undefined
   upstreamUrl: string | undefined
   upstreamTimeoutMs: number
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
   mitigations: Mitigations
 }
 
@@ -126,24 +118,16 @@ function ruleIssues(algorithm: AlgorithmName, limit: number, windowMs: number): 
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(gatewayConfigSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  if (e?.RATELIMIT_STORE === 'cluster' && envList(e.REDIS_CLUSTER_NODES).length === 0) {
-    issues.push({ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE is cluster' })
-  }
-  if (e)
-    issues.push(...ruleIssues(e.GATEWAY_ALGORITHM as AlgorithmName, e.GATEWAY_LIMIT, e.GATEWAY_WINDOW_MS))
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const { env: e, mitigations } = loadServiceEnv(gatewayConfigSchema, switches, env, (e) => [
+    ...(e.RATELIMIT_STORE === 'cluster' && envList(e.REDIS_CLUSTER_NODES).length === 0
+      ? [{ name: 'REDIS_CLUSTER_NODES', reason: 'is required when RATELIMIT_STORE is cluster' }]
+      : []),
+    ...ruleIssues(e.GATEWAY_ALGORITHM as AlgorithmName, e.GATEWAY_LIMIT, e.GATEWAY_WINDOW_MS),
+  ])
   const listenHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST
   return {
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    ...processSettings(e),
     publicBaseUrl: (e.PUBLIC_BASE_URL || `http://${listenHost}:${e.PORT}`).replace(/\/+$/, ''),
-    adminToken: e.ADMIN_TOKEN || undefined,
     store: e.RATELIMIT_STORE as 'redis' | 'cluster',
     redisUrl: e.REDIS_URL,
     redisClusterNodes: envList(e.REDIS_CLUSTER_NODES),
@@ -159,8 +143,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     rulesFile: e.GATEWAY_RULES_FILE || undefined,
     upstreamUrl: e.UPSTREAM_URL ? e.UPSTREAM_URL.replace(/\/+$/, '') : undefined,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     mitigations,
   }
 }

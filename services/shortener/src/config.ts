@@ -1,14 +1,13 @@
-import { hostname } from 'node:os'
 import {
   ConfigError,
-  type ConfigIssue,
-  collectIssues,
   envBoolean,
   envList,
   httpEnv,
   kafkaEnv,
-  loadConfig as loadEnv,
+  loadServiceEnv,
+  type ProcessSettings,
   postgresEnv,
+  processSettings,
   redisEnv,
   Type,
 } from '@faultline/kit/config'
@@ -131,12 +130,7 @@ export const configSchema = Type.Object({
 })
 
 /** The typed, derived settings the code uses (durations in ms, lists split, defaults resolved). */
-export interface Config {
-  host: string
-  port: number
-  logLevel: string
-  logRequests: boolean
-  instanceId: string
+export interface Config extends ProcessSettings {
   publicBaseUrl: string
 
   databaseUrl: string
@@ -161,7 +155,6 @@ export interface Config {
   redirectStatus: 301 | 302
   redirectMaxAgeS: number
   bodyLimitBytes: number
-  adminToken: string | undefined
 
   codeSecret: string
   codeBits: number
@@ -194,8 +187,6 @@ export interface Config {
    */
   workerPort: number
 
-  shutdownDeadlineMs: number
-  shutdownDrainMs: number
   mitigations: Mitigations
 }
 
@@ -212,17 +203,10 @@ function workerPort(env: Record<string, string | undefined>, port: number, legac
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const issues: ConfigIssue[] = []
-  const e = collectIssues(issues, () => loadEnv(configSchema, env))
-  const mitigations = collectIssues(issues, () => switches.fromEnv(env))
-  if (!e || !mitigations || issues.length > 0) throw new ConfigError(issues)
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env)
   const listenHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST
   return {
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    logRequests: e.LOG_REQUESTS,
-    instanceId: e.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    ...processSettings(e),
     publicBaseUrl: (e.PUBLIC_BASE_URL || `http://${listenHost}:${e.PORT}`).replace(/\/+$/, ''),
     databaseUrl: e.DATABASE_URL,
     dbSchema: e.DB_SCHEMA,
@@ -243,7 +227,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redirectStatus: e.REDIRECT_STATUS,
     redirectMaxAgeS: e.REDIRECT_MAX_AGE_S,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    adminToken: e.ADMIN_TOKEN || undefined,
     codeSecret: e.CODE_SECRET,
     codeBits: e.CODE_BITS,
     idBlockSize: e.ID_BLOCK_SIZE,
@@ -267,8 +250,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clickShutdownFlushMs: e.CLICK_SHUTDOWN_FLUSH_MS,
     clickDedupeRetentionMs: e.CLICK_DEDUPE_RETENTION_H * 3_600_000,
     workerPort: workerPort(env, e.PORT, e.WORKER_METRICS_PORT),
-    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
-    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     mitigations,
   }
 }
