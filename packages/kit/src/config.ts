@@ -254,3 +254,16 @@ export function loadServiceEnv<S extends TObject, M>(
   if (e === undefined || mitigations === undefined || issues.length > 0) throw new ConfigError(issues)
   return { env: e, mitigations }
 }
+
+/**
+ * A process' entry: reads its config and runs `main` on it. A bad configuration prints its one
+ * message (every bad variable, no stack trace) and exits 1; so does any error `main` throws.
+ */
+export async function runMain<C>(load: () => C, main: (config: C) => Promise<unknown>): Promise<void> {
+  try {
+    await main(load())
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err)
+    process.exit(1)
+  }
+}

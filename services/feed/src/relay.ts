@@ -4,25 +4,21 @@
  * standbys, probes, graceful shutdown, the `feed_outbox_*` series).
  *   node services/feed/src/relay.ts      (pnpm --filter @faultline/feed relay)
  */
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { runOutboxRelayProcess } from '@faultline/kit/outbox-relay-process'
 import { loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
 import { createMitigationState } from './mitigations.ts'
 
 if (import.meta.main) {
-  try {
-    const config = loadConfig()
-    await runOutboxRelayProcess({
+  await runMain(loadConfig, (config) =>
+    runOutboxRelayProcess({
       system: 'feed',
       config,
       topic: config.postsTopic,
       partitions: config.postsTopicPartitions,
       migrate: (pool, log) => runMigrations({ pool, schema: config.dbSchema, log }),
       switches: { state: createMitigationState(config.mitigations), adminToken: config.adminToken },
-    })
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+    }),
+  )
 }

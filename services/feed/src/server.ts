@@ -7,7 +7,7 @@
  * after which the process exits 1. The API never talks to Kafka: the relay publishes the outbox.
  */
 import { createPgPool, createRedis } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import { buildApp } from './app.ts'
@@ -57,9 +57,4 @@ async function main(config: Config): Promise<void> {
   log.info({ mitigations: feed.mitigations.snapshot() }, 'feed api ready')
 }
 
-try {
-  await main(loadConfig())
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+await runMain(loadConfig, main)

@@ -9,7 +9,7 @@
  * Redis and Postgres close, under SHUTDOWN_DEADLINE_MS.
  */
 import { createKafka, createPgPool, createRedis } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import { whenReachable } from '@faultline/kit/reachable'
@@ -77,10 +77,5 @@ async function main(config: Config): Promise<void> {
 }
 
 if (import.meta.main) {
-  try {
-    await main(loadConfig())
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+  await runMain(loadConfig, main)
 }

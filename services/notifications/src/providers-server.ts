@@ -10,12 +10,13 @@
  * SHUTDOWN_DEADLINE_MS.
  */
 import { systemPorts } from '@faultline/infra'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import { createService } from '@faultline/kit/service'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import { installSwitches } from '@faultline/kit/switches'
-import { type Config, ConfigError, loadConfig } from './config.ts'
+import { type Config, loadConfig } from './config.ts'
 import { createMitigationState } from './mitigations.ts'
 import { registerProviders } from './providers/app.ts'
 import { createProvider } from './providers/provider.ts'
@@ -52,10 +53,5 @@ async function main(config: Config): Promise<void> {
   )
 }
 
-try {
-  // The topology's port unless PORT says otherwise: the kit's default (3000) is for single-process systems.
-  await main(loadConfig({ PORT: String(systemPorts.notifications.providers), ...process.env }))
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+// The topology's port unless PORT says otherwise: the kit's default (3000) is for single-process systems.
+await runMain(() => loadConfig({ PORT: String(systemPorts.notifications.providers), ...process.env }), main)

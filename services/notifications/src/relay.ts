@@ -5,7 +5,7 @@
  * shutdown, the `notifications_outbox_*` series), shared with the feed.
  *   node services/notifications/src/relay.ts      (pnpm --filter @faultline/notifications relay)
  */
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { type Publish, runOutboxRelayProcess } from '@faultline/kit/outbox-relay-process'
 import { type Kafka, type Message, Partitioners } from 'kafkajs'
 import { loadConfig } from './config.ts'
@@ -41,8 +41,7 @@ export function relayPublish(
 }
 
 if (import.meta.main) {
-  try {
-    const config = loadConfig()
+  await runMain(loadConfig, async (config) => {
     const mitigations = createMitigationState(config.mitigations)
     await runOutboxRelayProcess({
       system: 'notifications',
@@ -53,8 +52,5 @@ if (import.meta.main) {
       switches: { state: mitigations, adminToken: config.adminToken },
       publish: (context) => relayPublish(mitigations, context),
     })
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+  })
 }

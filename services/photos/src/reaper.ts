@@ -7,7 +7,7 @@
  * On the kit's worker runtime: /healthz, /readyz, /metrics, /admin/mitigations on PORT.
  */
 import { createPgPool } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import { runWorker } from '@faultline/kit/worker'
@@ -117,10 +117,5 @@ async function main(config: Config): Promise<void> {
 }
 
 if (import.meta.main) {
-  try {
-    await main(loadConfig())
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err)
-    process.exit(1)
-  }
+  await runMain(loadConfig, main)
 }

@@ -7,7 +7,7 @@
  * clients close — all under SHUTDOWN_DEADLINE_MS, after which the process exits 1.
  */
 import { createPgPool, createRedis } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import { buildApp } from './app.ts'
@@ -58,9 +58,4 @@ async function main(config: Config): Promise<void> {
   log.info({ mitigations: api.mitigations.snapshot() }, 'photos api ready')
 }
 
-try {
-  await main(loadConfig())
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+await runMain(loadConfig, main)

@@ -6,7 +6,7 @@
  * upstream: UPSTREAM_URL, or the built-in sample. On SIGTERM/SIGINT new requests get 503,
  * in-flight ones finish, then the Redis client closes, under SHUTDOWN_DEADLINE_MS.
  */
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import {
@@ -75,9 +75,4 @@ async function main(config: GatewayConfig): Promise<void> {
   )
 }
 
-try {
-  await main(loadGatewayConfig())
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+await runMain(loadGatewayConfig, main)

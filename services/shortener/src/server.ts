@@ -13,7 +13,7 @@ import {
   ensureTopic,
   getProducer,
 } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { installGracefulShutdown } from '@faultline/kit/shutdown'
 import { buildApp } from './app.ts'
@@ -96,9 +96,4 @@ async function main(config: Config): Promise<void> {
   )
 }
 
-try {
-  await main(loadConfig())
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+await runMain(loadConfig, main)

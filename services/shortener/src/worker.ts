@@ -8,7 +8,7 @@
  * commits and leaves the group, then Postgres closes — under SHUTDOWN_DEADLINE_MS.
  */
 import { createKafka, createPgPool, ensureTopic, kafkaConsumerReadinessCheck } from '@faultline/kit/clients'
-import { ConfigError } from '@faultline/kit/config'
+import { runMain } from '@faultline/kit/config'
 import { createLogger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import { whenReachable } from '@faultline/kit/reachable'
@@ -104,9 +104,4 @@ async function main(config: Config): Promise<void> {
   }
 }
 
-try {
-  await main(loadConfig())
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
-  process.exit(1)
-}
+await runMain(loadConfig, main)
