@@ -38,7 +38,7 @@ import {
   invariant,
   type RunContext,
 } from '@faultline/lab'
-import notifications from '../../services/notifications/src/system.ts'
+import notifications from '@faultline/notifications/system'
 import {
   everyAcceptedSent,
   noDuplicateSends,

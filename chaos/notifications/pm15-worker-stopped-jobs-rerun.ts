@@ -37,7 +37,7 @@ import {
   type RunContext,
   service,
 } from '@faultline/lab'
-import notifications from '../../services/notifications/src/system.ts'
+import notifications from '@faultline/notifications/system'
 import {
   everyAcceptedSent,
   noDuplicateSends,

@@ -34,7 +34,7 @@ import {
   invariant,
   type RunContext,
 } from '@faultline/lab'
-import notifications from '../../services/notifications/src/system.ts'
+import notifications from '@faultline/notifications/system'
 import { poisonChannels, poisonTemplate, relayOutageWithPoison } from './lib/pm17-outage.ts'
 import {
   backlog,

@@ -35,8 +35,8 @@ import {
   service,
   stop,
 } from '@faultline/lab'
-import { PhotosFixture } from '../../services/photos/src/fixture.ts'
-import photos from '../../services/photos/src/system.ts'
+import { PhotosFixture } from '@faultline/photos/fixture'
+import photos from '@faultline/photos/system'
 
 const fixture = new PhotosFixture({ name: 'pm07' })
 const ownerPrefix = 'pm07-'

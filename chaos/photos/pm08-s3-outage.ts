@@ -45,8 +45,8 @@ import {
   type RunContext,
   service,
 } from '@faultline/lab'
-import { PhotosFixture } from '../../services/photos/src/fixture.ts'
-import photos from '../../services/photos/src/system.ts'
+import { PhotosFixture } from '@faultline/photos/fixture'
+import photos from '@faultline/photos/system'
 import { hostileUploads, tryUpload, type UploadAnswer } from './lib/uploads.ts'
 
 const fixture = new PhotosFixture({ name: 'pm08' })

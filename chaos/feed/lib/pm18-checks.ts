@@ -4,8 +4,7 @@
  * it, and how long the celebrity's posts took to be visible to its followers through the API.
  */
 import { formatMs, type InvariantCheck, type RunContext } from '@faultline/lab'
-// The one percentile definition; chaos/ resolves @faultline/measure at run time but not for tsc.
-import { quantileOf } from '../../../packages/measure/src/quantile.ts'
+import { quantileOf } from '@faultline/measure'
 import { type DeliveryProbe, recorderOf } from './pm18-probes.ts'
 
 /** The catalog's bound: non-celebrity p99 within 1.5 × idle. */

@@ -7,8 +7,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { HookContext, InvariantCheck, LabContext, RunContext } from '@faultline/lab'
-import type { Knobs } from '../../../services/notifications/src/providers/knobs.ts'
-import type { RunningProviders } from '../../../services/notifications/src/providers/testing.ts'
+import type { Knobs } from '@faultline/notifications/providers/knobs'
+import type { RunningProviders } from '@faultline/notifications/providers/testing'
 import { freshProviders, pointWorkerAt } from './shared-providers.ts'
 import { resetWorld, type World } from './world.ts'
 

@@ -13,11 +13,8 @@
  * `stats(name).duplicateSends` is the number the invariants judge.
  */
 import type { HookContext } from '@faultline/lab'
-import type { Knobs } from '../../../services/notifications/src/providers/knobs.ts'
-import {
-  type RunningProviders,
-  startProviders,
-} from '../../../services/notifications/src/providers/testing.ts'
+import type { Knobs } from '@faultline/notifications/providers/knobs'
+import { type RunningProviders, startProviders } from '@faultline/notifications/providers/testing'
 
 let running: Promise<RunningProviders> | undefined
 

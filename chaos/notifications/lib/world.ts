@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { HookContext, LabContext } from '@faultline/lab'
-import { NotificationsFixture } from '../../../services/notifications/src/fixture.ts'
+import { NotificationsFixture } from '@faultline/notifications/fixture'
 
 export interface World {
   fixture: NotificationsFixture

@@ -3,7 +3,7 @@
  * the hostile files of the corpus (services/photos/test/corpus) with the reason each must fail with.
  */
 import { readFile } from 'node:fs/promises'
-import { pixelFloodPng, svgWithScript } from '../../../services/photos/test/corpus/corpus.ts'
+import { pixelFloodPng, svgWithScript } from '@faultline/photos/corpus'
 
 export interface Uploaded {
   id: string
