@@ -13,7 +13,7 @@ import { createMitigationState, type MitigationState } from './mitigations.ts'
 import { LaneQueues, queueConnection } from './queue/lanes.ts'
 import { PhotoRepository } from './repositories/photos.ts'
 import { UploadRepository } from './repositories/uploads.ts'
-import { proxiedVariantUrls } from './routes/views.ts'
+import { presignedVariantUrls, proxiedVariantUrls } from './routes/views.ts'
 import { createStorage } from './storage/index.ts'
 import { createS3, type S3Client } from './storage/s3-client.ts'
 import { createTusDeps } from './tus/index.ts'
@@ -86,7 +86,10 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
       log: clients.log,
     },
     events: new PhotoEventHub(clients.subscriber, keys),
-    variantUrls: proxiedVariantUrls(config.publicBaseUrl),
+    variantUrls:
+      config.variantUrls === 'presigned'
+        ? presignedVariantUrls(uploads, config.presign.expiresS)
+        : proxiedVariantUrls(config.publicBaseUrl),
     maxUploadBytes: config.limits.maxBytes,
     page: { pageDefault: config.pageDefault, pageMax: config.pageMax },
     sseTimeoutMs: config.sseTimeoutMs,

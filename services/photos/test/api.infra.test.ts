@@ -160,3 +160,35 @@ test('an unreadable file fails with a reason its owner can read, announced on th
   assert.equal(failed.body.status, 'failed')
   assert.match(failed.body.reason ?? '', /corrupt|truncated|unsupported/)
 })
+
+test('VARIANT_URLS=presigned: variants are presigned S3 GETs that serve the bytes with their immutable headers', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi({ env: { VARIANT_URLS: 'presigned', PRESIGN_EXPIRES_S: '120' } })
+  await h.startWorker()
+  const created = await upload(baseUrl, 'alice', await orientedJpegWithGps(), 'beach.jpg')
+  assert.equal(created.status, 201)
+  const ready = await settled(baseUrl, 'alice', created.body.id)
+  assert.equal(ready.status, 'ready', JSON.stringify(ready))
+  const url = ready.variants.thumb?.webp
+  assert.ok(url, JSON.stringify(ready.variants))
+  assert.ok(!url.startsWith(baseUrl), `not through the API: ${url}`)
+  assert.match(url, /X-Amz-Signature=/)
+  assert.match(url, /X-Amz-Expires=120/)
+  const res = await fetch(url)
+  assert.equal(res.status, 200)
+  assert.match(res.headers.get('cache-control') ?? '', /immutable/)
+  const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
+  assert.equal(meta.format, 'webp')
+  assert.equal(meta.exif, undefined)
+  // The signature covers the key: another variant's key with this signature is refused.
+  const forged = url.replace(/variants\/[0-9a-f]{64}/, `variants/${'0'.repeat(64)}`)
+  assert.notEqual(forged, url)
+  assert.equal((await fetch(forged)).status, 403)
+  // The list carries the same kind of URL.
+  const list = (await (
+    await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'alice' } })
+  ).json()) as {
+    items: { variants: { preview?: { jpeg?: string } } }[]
+  }
+  assert.match(list.items[0]?.variants.preview?.jpeg ?? '', /X-Amz-Signature=/)
+})

@@ -74,12 +74,12 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
       if (created) void writeSpoolLater(deps.store, spooled, objectKey, request.log)
       else await unlink(spooled.path).catch(() => {})
     }
-    return reply.code(created ? 201 : 200).send(photoView(photo, deps.variantUrls(request)))
+    return reply.code(created ? 201 : 200).send(await photoView(photo, deps.variantUrls(request)))
   })
 
   app.get<{ Params: { id: string } }>('/api/photos/:id', async (request) => {
     const photo = await ownedPhoto(deps, ownerOf(request), request.params.id)
-    return photoView(photo, deps.variantUrls(request))
+    return await photoView(photo, deps.variantUrls(request))
   })
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>('/api/photos', async (request) => {
@@ -91,7 +91,7 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     const { items, more } = await deps.photos.list(ownerId, limit, cursor)
     const urls = deps.variantUrls(request)
     return {
-      items: items.map((p) => photoView(p, urls)),
+      items: await Promise.all(items.map((p) => photoView(p, urls))),
       nextCursor: more ? (items.at(-1)?.id ?? null) : null,
     }
   })

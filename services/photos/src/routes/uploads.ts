@@ -32,6 +32,6 @@ export async function uploadRoutes(app: FastifyInstance, deps: UploadRouteDeps):
   app.post<{ Params: { id: string } }>('/api/uploads/:id/complete', async (request, reply) => {
     const ownerId = ownerOf(request)
     const { photo, created } = await completeUpload(deps.presigned, ownerId, request.params.id, request.body)
-    return reply.code(created ? 201 : 200).send(photoView(photo, deps.variantUrls(request)))
+    return reply.code(created ? 201 : 200).send(await photoView(photo, deps.variantUrls(request)))
   })
 }

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Photo, VariantFormat, VariantName } from '../types.ts'
 
 /** The URL of a variant's object key, for one request (its host, when no PUBLIC_BASE_URL). */
-export type VariantUrls = (request: FastifyRequest) => (objectKey: string) => string
+export type VariantUrls = (request: FastifyRequest) => (objectKey: string) => string | Promise<string>
 
 export interface PhotoView {
   id: string
@@ -25,13 +25,17 @@ export interface PhotoView {
   processedAt: string | null
 }
 
-export function photoView(photo: Photo, urlOf: (objectKey: string) => string): PhotoView {
+export async function photoView(
+  photo: Photo,
+  urlOf: (objectKey: string) => string | Promise<string>,
+): Promise<PhotoView> {
   const variants: PhotoView['variants'] = {}
-  for (const v of photo.variants) {
+  const urls = await Promise.all(photo.variants.map((v) => urlOf(v.objectKey)))
+  photo.variants.forEach((v, i) => {
     const byFormat = variants[v.name] ?? {}
-    byFormat[v.format] = urlOf(v.objectKey)
+    byFormat[v.format] = urls[i] as string
     variants[v.name] = byFormat
-  }
+  })
   return {
     id: photo.id,
     status: photo.status,
@@ -55,4 +59,17 @@ export function proxiedVariantUrls(publicBaseUrl: string | undefined): VariantUr
     const base = publicBaseUrl ?? `${request.protocol}://${request.host}`
     return (objectKey) => `${base}/api/${objectKey}`
   }
+}
+
+/**
+ * Variant URLs as presigned S3 GETs (VARIANT_URLS=presigned): the bytes come from S3 (or a CDN in
+ * front of it), not through the API. Each URL is a capability that expires after `expiresS`; S3
+ * serves the object's own headers, so the content-addressed variants keep their immutable
+ * Cache-Control. Signing is local (an HMAC), no request to S3.
+ */
+export function presignedVariantUrls(
+  signer: { presignGet(key: string, expiresS: number): Promise<string> },
+  expiresS: number,
+): VariantUrls {
+  return () => (objectKey) => signer.presignGet(objectKey, expiresS)
 }
