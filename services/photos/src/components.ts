@@ -99,7 +99,7 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
     reprocess: { photos, queues },
     adminToken: config.adminToken,
     logRequests: config.logRequests,
-    tus: createTusDeps(config, { keys, store, accept }),
+    tus: createTusDeps(config, { keys, gate, store, accept }),
   }
   return { appDeps, mitigations, keys, photos, gate, store, queues }
 }

@@ -52,6 +52,10 @@ async function main(config: Config): Promise<void> {
       name: 'photos_reaper_multipart_aborted_total',
       help: 'incomplete multipart uploads aborted after UPLOAD_TTL_S',
     }),
+    tusRecovered: metrics.counter({
+      name: 'photos_reaper_tus_recovered_total',
+      help: 'finished tus uploads made into photos by the reaper (their finishing hook had failed)',
+    }),
     orphans: metrics.counter({
       name: 'photos_reaper_orphans_deleted_total',
       help: 'orphaned objects deleted',
@@ -62,11 +66,13 @@ async function main(config: Config): Promise<void> {
     }),
     failures: metrics.counter({ name: 'photos_reaper_failures_total', help: 'reaper passes that failed' }),
   }
+  const photos = new PhotoRepository(pool)
   const deps = {
-    photos: new PhotoRepository(pool),
+    photos,
     queues,
     gate,
     store,
+    accept: { photos, queues, deleteObject: (key: string) => store.delete(key), log },
     uploads,
     uploadTtlMs: config.uploadTtlMs,
   }
@@ -76,10 +82,11 @@ async function main(config: Config): Promise<void> {
     try {
       const r = await reapOnce(deps)
       counters.requeued.inc(r.requeued)
+      counters.tusRecovered.inc(r.tusRecovered)
       counters.aborted.inc(r.abortedMultipart)
       counters.orphans.inc(r.orphansDeleted)
       counters.orphanBytes.inc(r.orphanBytes)
-      if (r.requeued + r.abortedMultipart + r.orphansDeleted > 0) log.info(r, 'reaper pass')
+      if (r.requeued + r.tusRecovered + r.abortedMultipart + r.orphansDeleted > 0) log.info(r, 'reaper pass')
     } catch (err) {
       counters.failures.inc()
       log.warn({ err }, 'reaper pass failed; the next one retries')

@@ -7,22 +7,8 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { proxies } from '@faultline/infra'
-import { ToxiproxyClient } from '@faultline/toxiproxy'
 import sharp from 'sharp'
-import { photosHarness, settled, upload } from './helpers.ts'
-
-async function withS3Down<T>(h: Awaited<ReturnType<typeof photosHarness>>, fn: () => Promise<T>): Promise<T> {
-  const toxiproxy = new ToxiproxyClient({ url: h.infra.urls.toxiproxyUrl })
-  const listenPort = (await toxiproxy.proxy(proxies.s3.name)).listen.split(':').at(-1)
-  assert.ok(h.infra.urls.s3Endpoint.endsWith(`:${listenPort}`), 'the test reaches S3 through its proxy')
-  await toxiproxy.disableProxy(proxies.s3.name)
-  try {
-    return await fn()
-  } finally {
-    await toxiproxy.enableProxy(proxies.s3.name)
-  }
-}
+import { photosHarness, settled, upload, withS3Down } from './helpers.ts'
 
 const image = (shade: number) =>
   sharp({ create: { width: 40, height: 30, channels: 3, background: { r: shade, g: 90, b: 30 } } })

@@ -9,6 +9,7 @@
  *   await h.startWorker()                          // the lanes, in this process
  *   const res = await upload(api.baseUrl, 'alice', jpegBytes)
  */
+import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import {
   DeleteBucketCommand,
@@ -16,11 +17,13 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3'
+import { proxies } from '@faultline/infra'
 import { createPgPool, createRedis } from '@faultline/kit/clients'
 import type { Logger } from '@faultline/kit/logging'
 import { createMetrics } from '@faultline/kit/metrics'
 import type { AfterHost, TestInfra } from '@faultline/testkit'
 import { randomId, testInfra } from '@faultline/testkit'
+import { ToxiproxyClient } from '@faultline/toxiproxy'
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import { buildApp } from '../src/app.ts'
@@ -202,5 +205,21 @@ export async function settled(
     if (body.status !== 'processing') return body
     if (Date.now() > giveUpAt) throw new Error(`photo ${id} still processing after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/**
+ * Runs `fn` with S3 taken away: its Toxiproxy proxy disabled (connections refused), enabled again
+ * afterwards whatever happens. Changes the shared proxy: run such tests under the infra lock.
+ */
+export async function withS3Down<T>(h: Pick<PhotosHarness, 'infra'>, fn: () => Promise<T>): Promise<T> {
+  const toxiproxy = new ToxiproxyClient({ url: h.infra.urls.toxiproxyUrl })
+  const listenPort = (await toxiproxy.proxy(proxies.s3.name)).listen.split(':').at(-1)
+  assert.ok(h.infra.urls.s3Endpoint.endsWith(`:${listenPort}`), 'the test reaches S3 through its proxy')
+  await toxiproxy.disableProxy(proxies.s3.name)
+  try {
+    return await fn()
+  } finally {
+    await toxiproxy.enableProxy(proxies.s3.name)
   }
 }

@@ -12,7 +12,7 @@ import sharp from 'sharp'
 import { reapOnce } from '../src/reaper/reap.ts'
 import { PhotoRepository } from '../src/repositories/photos.ts'
 import { PresignedUploads } from '../src/storage/presigned-uploads.ts'
-import { photosHarness, settled } from './helpers.ts'
+import { photosHarness, settled, silentLog } from './helpers.ts'
 
 test('a stuck photo is enqueued again and processed; expired orphans and multipart uploads are removed', async (t) => {
   const h = await photosHarness(t)
@@ -43,12 +43,19 @@ test('a stuck photo is enqueued again and processed; expired orphans and multipa
     queues: worker.queues,
     gate: worker.gate,
     store: worker.store,
+    accept: {
+      photos,
+      queues: worker.queues,
+      deleteObject: (key: string) => worker.store.delete(key),
+      log: silentLog,
+    },
     uploads: new PresignedUploads(worker.gate),
     uploadTtlMs: 60_000,
   }
   // Now: nothing is old enough for any of the three steps.
   assert.deepEqual(await reapOnce(deps), {
     requeued: 0,
+    tusRecovered: 0,
     abortedMultipart: 0,
     orphansDeleted: 0,
     orphanBytes: 0,
@@ -58,7 +65,13 @@ test('a stuck photo is enqueued again and processed; expired orphans and multipa
   // Two minutes later (the reaper's clock moved on): all three.
   const later = new Date(Date.now() + 120_000)
   const result = await reapOnce(deps, later)
-  assert.deepEqual(result, { requeued: 1, abortedMultipart: 1, orphansDeleted: 1, orphanBytes: 1234 })
+  assert.deepEqual(result, {
+    requeued: 1,
+    tusRecovered: 0,
+    abortedMultipart: 1,
+    orphansDeleted: 1,
+    orphanBytes: 1234,
+  })
   assert.equal((await settled(baseUrl, 'frank', photo.id)).status, 'ready')
   const left = await h.objects('incoming/')
   assert.ok(left.includes(stuckKey), 'the photo’s original is kept')

@@ -9,8 +9,11 @@ import { test } from 'node:test'
 import { createRedis } from '@faultline/kit/clients'
 import sharp from 'sharp'
 import { Keys } from '../src/keys.ts'
+import { reapOnce } from '../src/reaper/reap.ts'
+import { PhotoRepository } from '../src/repositories/photos.ts'
+import { PresignedUploads } from '../src/storage/presigned-uploads.ts'
 import { LockBusyError, RedisLocker } from '../src/tus/redis-locker.ts'
-import { photosHarness, settled } from './helpers.ts'
+import { photosHarness, settled, silentLog, withS3Down } from './helpers.ts'
 
 const MiB = 1024 * 1024
 const tus = { 'tus-resumable': '1.0.0' }
@@ -121,6 +124,92 @@ test('a 12 MiB upload resumed after a partial PATCH becomes a processed photo; t
   assert.equal(originals.length, 1, `the repeat's object was deleted: ${originals.join(', ')}`)
   const list = await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'alice' } })
   assert.equal(((await list.json()) as { items: unknown[] }).items.length, 1)
+})
+
+test('S3 gone: tus answers 503 with Retry-After (never a 500), the breaker opens, and the upload resumes once S3 is back', async (t) => {
+  const h = await photosHarness(t, { need: ['toxiproxy'] })
+  const { baseUrl } = await h.startApi()
+  await h.startWorker()
+  const bytes = await bigPng()
+  const created = await create(baseUrl, 'olga', bytes.length)
+  assert.equal(created.status, 201, await created.text())
+  const url = `${baseUrl}${created.headers.get('location') ?? ''}`
+
+  const during = await withS3Down(h, async () => {
+    const answers: { status: number; retryAfter: string | null }[] = []
+    // Enough requests to open the breaker (3 failures in a row), then some it refuses at once.
+    for (let i = 0; i < 6; i++) {
+      const res =
+        i % 2 === 0
+          ? await create(baseUrl, 'olga', 1024)
+          : await patch(url, 'olga', 0, bytes.subarray(0, MiB))
+      await res.arrayBuffer()
+      answers.push({ status: res.status, retryAfter: res.headers.get('retry-after') })
+    }
+    return answers
+  })
+  for (const a of during) {
+    assert.equal(a.status, 503, JSON.stringify(during))
+    assert.ok(Number(a.retryAfter) >= 1, `Retry-After on every 503: ${JSON.stringify(during)}`)
+  }
+
+  // Back: the client retries after Retry-After (the breaker's trial lets the first call through).
+  let offset = -1
+  for (let i = 0; i < 40 && offset < 0; i++) {
+    const res = await head(url, 'olga')
+    if (res.status === 200) offset = Number(res.headers.get('upload-offset'))
+    else await sleep(Math.max(250, Number(res.headers.get('retry-after') ?? 0) * 1000))
+  }
+  assert.equal(offset, 0, 'the upload survived the outage, nothing of it stored yet')
+  const last = await patch(url, 'olga', 0, bytes)
+  assert.equal(last.status, 204, await last.text())
+  const ready = await settled(baseUrl, 'olga', last.headers.get('photo-id') ?? '', 60_000)
+  assert.equal(ready.status, 'ready', JSON.stringify(ready))
+})
+
+test('a finished upload whose finishing hook made no photo is made into one by the reaper, once', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const worker = await h.startWorker()
+  const bytes = await bigPng()
+  const created = await create(baseUrl, 'petra', bytes.length)
+  const last = await patch(`${baseUrl}${created.headers.get('location') ?? ''}`, 'petra', 0, bytes)
+  assert.equal(last.status, 204, await last.text())
+  const photoId = last.headers.get('photo-id') ?? ''
+  await settled(baseUrl, 'petra', photoId, 60_000)
+  // What a hook that failed after the last byte leaves: the object and its .info, no photo.
+  await h.db.query('DELETE FROM photos WHERE id = $1', [photoId])
+  const [key] = (await h.objects('incoming/petra/')).filter((k) => !k.endsWith('.info'))
+  assert.ok(key && (await h.objects('incoming/petra/')).includes(`${key}.info`))
+
+  const photos = new PhotoRepository(h.db)
+  const deps = {
+    photos,
+    queues: worker.queues,
+    gate: worker.gate,
+    store: worker.store,
+    accept: {
+      photos,
+      queues: worker.queues,
+      deleteObject: (k: string) => worker.store.delete(k),
+      log: silentLog,
+    },
+    uploads: new PresignedUploads(worker.gate),
+    uploadTtlMs: 3_600_000,
+  }
+  assert.equal((await reapOnce(deps)).tusRecovered, 0, 'not before a minute has passed')
+  const later = new Date(Date.now() + 120_000)
+  assert.equal((await reapOnce(deps, later)).tusRecovered, 1)
+  assert.equal((await reapOnce(deps, later)).tusRecovered, 0, 'a second pass finds it made')
+  const list = (await (
+    await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'petra' } })
+  ).json()) as {
+    items: { id: string }[]
+  }
+  assert.equal(list.items.length, 1)
+  const ready = await settled(baseUrl, 'petra', list.items[0]?.id ?? '', 60_000)
+  assert.equal(ready.status, 'ready', JSON.stringify(ready))
+  assert.ok((await h.objects('incoming/petra/')).includes(key), 'its original kept')
 })
 
 test('tus requests without an owner are 400 naming the header; another owner gets 404; too large is 413', async (t) => {

@@ -7,7 +7,12 @@
  *    is still queued is not doubled.
  * 2. **Incomplete multipart uploads** older than UPLOAD_TTL_S are aborted: their parts are stored
  *    and billed while invisible (owncloud/ocis#4968).
- * 3. **Orphaned objects** under `incoming/` older than UPLOAD_TTL_S that no photo or upload refers
+ * 3. **Finished tus uploads without a photo** (completed a minute ago or more): the finishing hook
+ *    failed after the last byte was stored (Postgres or S3 away, the API killed), yet a client's
+ *    HEAD says "complete" — an acknowledged upload. The reaper accepts the object as the hook
+ *    would have (the same dedupe, then the new lane). A tus upload is recognised by its `.info`
+ *    beside the object, which @tus/s3-store writes; its object exists only once complete.
+ * 4. **Orphaned objects** under `incoming/` older than UPLOAD_TTL_S that no photo or upload refers
  *    to (an upload whose row was never written: the API died after S3, or a duplicate whose
  *    delete failed) are deleted; their bytes are counted first (`photos_orphaned_bytes`).
  */
@@ -17,12 +22,16 @@ import type { PhotoRepository } from '../repositories/photos.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { PresignedUploads } from '../storage/presigned-uploads.ts'
 import type { S3Gate } from '../storage/s3-gate.ts'
+import { parseUploadId, tusInfoSuffix } from '../tus/tus-server.ts'
+import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
 
 export interface ReapDeps {
   photos: Pick<PhotoRepository, 'staleProcessing' | 'referencedKeys'>
   queues: Pick<LaneQueues, 'enqueue'>
   gate: S3Gate
-  store: Pick<ObjectStore, 'delete'>
+  store: Pick<ObjectStore, 'delete' | 'sha256Of'>
+  /** How a recovered tus upload becomes a photo: the upload routes' own path. */
+  accept: AcceptDeps
   uploads: Pick<PresignedUploads, 'listIncompleteMultipart' | 'abortMultipart'>
   /** UPLOAD_TTL_S in ms: how old an incomplete upload or an orphan must be. */
   uploadTtlMs: number
@@ -32,17 +41,23 @@ export interface ReapDeps {
 
 export interface ReapResult {
   requeued: number
+  /** Finished tus uploads made into photos (their finishing hook had failed). */
+  tusRecovered: number
   abortedMultipart: number
   orphansDeleted: number
   orphanBytes: number
 }
 
 export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapResult> {
-  const result: ReapResult = { requeued: 0, abortedMultipart: 0, orphansDeleted: 0, orphanBytes: 0 }
-  const stale = await deps.photos.staleProcessing(
-    new Date(now.getTime() - (deps.repairAfterMs ?? 60_000)),
-    1000,
-  )
+  const result: ReapResult = {
+    requeued: 0,
+    tusRecovered: 0,
+    abortedMultipart: 0,
+    orphansDeleted: 0,
+    orphanBytes: 0,
+  }
+  const repairCutoff = new Date(now.getTime() - (deps.repairAfterMs ?? 60_000))
+  const stale = await deps.photos.staleProcessing(repairCutoff, 1000)
   for (const photo of stale) {
     await deps.queues.enqueue('new', photo.id)
     result.requeued++
@@ -52,9 +67,16 @@ export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapRe
     await deps.uploads.abortMultipart(upload.key, upload.uploadId)
     result.abortedMultipart++
   }
-  for await (const page of oldObjects(deps.gate, 'incoming/', cutoff)) {
-    const referenced = await deps.photos.referencedKeys(page.map((o) => o.key))
-    for (const orphan of page.filter((o) => !referenced.has(o.key))) {
+  // One listing for both steps: everything at least as old as the younger of the two bounds.
+  const listed = new Date(Math.max(repairCutoff.getTime(), cutoff.getTime()))
+  for await (const page of oldObjects(deps.gate, 'incoming/', listed)) {
+    result.tusRecovered += await recoverFinishedTusUploads(
+      deps,
+      page.filter((o) => o.lastModified < repairCutoff),
+    )
+    const expired = page.filter((o) => o.lastModified < cutoff)
+    const referenced = await deps.photos.referencedKeys(expired.map((o) => o.key))
+    for (const orphan of expired.filter((o) => !referenced.has(o.key))) {
       await deps.store.delete(orphan.key)
       result.orphansDeleted++
       result.orphanBytes += orphan.bytes
@@ -63,12 +85,36 @@ export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapRe
   return result
 }
 
+/**
+ * The page's complete tus uploads (an object with its `.info` beside it) that no photo refers to,
+ * accepted as the finishing hook would have. An object whose `.info` falls on the next listing page
+ * waits for a later pass.
+ */
+async function recoverFinishedTusUploads(deps: ReapDeps, page: readonly ListedObject[]): Promise<number> {
+  const keys = new Set(page.map((o) => o.key))
+  const finished = page
+    .map((o) => o.key)
+    .filter((key) => keys.has(`${key}${tusInfoSuffix}`) && parseUploadId(key) !== undefined)
+  if (finished.length === 0) return 0
+  const referenced = await deps.photos.referencedKeys(finished)
+  let recovered = 0
+  for (const key of finished.filter((k) => !referenced.has(k))) {
+    const { ownerId } = parseUploadId(key) as { ownerId: string }
+    const { sha256, bytes } = await deps.store.sha256Of(key)
+    await acceptStoredOriginal(deps.accept, { ownerId, objectKey: key, sha256, bytes })
+    recovered++
+  }
+  return recovered
+}
+
+interface ListedObject {
+  key: string
+  bytes: number
+  lastModified: Date
+}
+
 /** Objects under `prefix` last modified before `olderThan`, a listing page at a time. */
-async function* oldObjects(
-  gate: S3Gate,
-  prefix: string,
-  olderThan: Date,
-): AsyncGenerator<Array<{ key: string; bytes: number }>> {
+async function* oldObjects(gate: S3Gate, prefix: string, olderThan: Date): AsyncGenerator<ListedObject[]> {
   let token: string | undefined
   do {
     const page = await gate.run(() =>
@@ -82,7 +128,7 @@ async function* oldObjects(
     )
     const old = (page.Contents ?? [])
       .filter((o) => o.Key && o.LastModified && o.LastModified < olderThan)
-      .map((o) => ({ key: o.Key as string, bytes: o.Size ?? 0 }))
+      .map((o) => ({ key: o.Key as string, bytes: o.Size ?? 0, lastModified: o.LastModified as Date }))
     if (old.length > 0) yield old
     token = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (token)

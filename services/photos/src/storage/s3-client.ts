@@ -9,7 +9,7 @@
  * Shaped like the kit's client factories (`createRedis`, `createPgPool`) so it can move to
  * `@faultline/kit/clients` once the kit depends on the AWS SDK.
  */
-import { S3Client } from '@aws-sdk/client-s3'
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 
 export type { S3Client } from '@aws-sdk/client-s3'
 
@@ -51,8 +51,12 @@ const defaults = {
   maxAttempts: 2,
 } as const
 
-export function createS3(options: S3ClientOptions): S3Client {
-  const client = new S3Client({
+/**
+ * The client settings of {@link createS3} without the client, for a library that builds its own
+ * (the tus S3 store): the same timeouts, attempts and checksum rules.
+ */
+export function s3ClientConfig(options: S3ClientOptions): S3ClientConfig {
+  return {
     endpoint: options.endpoint,
     region: options.region ?? defaults.region,
     forcePathStyle: options.forcePathStyle ?? true,
@@ -71,7 +75,11 @@ export function createS3(options: S3ClientOptions): S3Client {
     // integrity end to end with its own SHA-256. Checksums only where S3 requires them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-  })
+  }
+}
+
+export function createS3(options: S3ClientOptions): S3Client {
+  const client = new S3Client(s3ClientConfig(options))
   if (options.unsignedPayload) {
     // At the build step, before the signer (finalizeRequest) reads the header and skips hashing.
     client.middlewareStack.add(

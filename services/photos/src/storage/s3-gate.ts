@@ -8,7 +8,12 @@
  * and waits out its timeouts.
  */
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
-import { CircuitBreaker, type CircuitState, type CircuitStateChange } from '@faultline/resilience'
+import {
+  CircuitBreaker,
+  CircuitOpenError,
+  type CircuitState,
+  type CircuitStateChange,
+} from '@faultline/resilience'
 import { isRequestFault, TooLargeError, toStorageError, UploadInterruptedError } from './errors.ts'
 
 export interface S3BreakerOptions {
@@ -73,6 +78,30 @@ export class S3Gate {
     } catch (error) {
       throw toStorageError(error, key)
     }
+  }
+
+  /**
+   * Runs a call of a client the storage module does not build itself (the tus S3 store's) through
+   * the breaker. S3's own failures (network, timeouts, 5xx, an open breaker) become
+   * {@link StorageUnavailableError}, so its caller answers 503 + Retry-After; answers about the
+   * request (a 404 NoSuchKey, another 4xx) pass unchanged, for the library to read as it expects.
+   */
+  async guard<T>(fn: () => Promise<T>): Promise<T> {
+    this.#breaker.enabled = this.#breakerEnabled()
+    try {
+      return await this.#breaker.execute(fn)
+    } catch (error) {
+      if (error instanceof CircuitOpenError || countsAgainstS3(error)) throw toStorageError(error)
+      throw error
+    }
+  }
+
+  /** Every call `client` makes from now on goes through {@link guard} (one outcome per call, its retries included). */
+  attachTo(client: S3Client): void {
+    client.middlewareStack.add((next) => (args) => this.guard(() => next(args)), {
+      step: 'initialize',
+      name: 'photosS3Gate',
+    })
   }
 
   /**

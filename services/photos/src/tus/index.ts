@@ -6,6 +6,7 @@ import { createRedis } from '@faultline/kit/clients'
 import type { Config } from '../config.ts'
 import type { Keys } from '../keys.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
+import type { S3Gate } from '../storage/s3-gate.ts'
 import type { AcceptDeps } from '../uploads/accept.ts'
 import { RedisLocker } from './redis-locker.ts'
 import type { TusRouteDeps } from './routes.ts'
@@ -15,7 +16,12 @@ export { photoIdHeader, photoStatusHeader, tusPath } from './tus-server.ts'
 
 export function createTusDeps(
   config: Config,
-  parts: { keys: Keys; store: Pick<ObjectStore, 'sha256Of'>; accept: AcceptDeps },
+  parts: {
+    keys: Keys
+    gate: Pick<S3Gate, 'attachTo'>
+    store: Pick<ObjectStore, 'sha256Of'>
+    accept: AcceptDeps
+  },
 ): TusRouteDeps {
   const redis = createRedis(config.redisUrl, {
     name: `photos-api-tus-${config.instanceId}`,
@@ -29,6 +35,7 @@ export function createTusDeps(
       secretAccessKey: config.s3.secretAccessKey,
       bucket: config.s3.bucket,
     },
+    gate: parts.gate,
     store: parts.store,
     accept: parts.accept,
     locker: new RedisLocker({

@@ -23,13 +23,18 @@
  * (the new copy deleted), a new photo is queued on the new lane.
  */
 import { randomUUID } from 'node:crypto'
-import { S3Store } from '@tus/s3-store'
+import type { ServerResponse } from 'node:http'
+import { S3Store, type Options as S3StoreOptions } from '@tus/s3-store'
 import { type Locker, Server, type Upload } from '@tus/server'
 import { StorageUnavailableError } from '../storage/errors.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
+import { type S3ClientOptions, s3ClientConfig } from '../storage/s3-client.ts'
+import type { S3Gate } from '../storage/s3-gate.ts'
 import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
 
 export const tusPath = '/api/tus'
+/** @tus/s3-store keeps an upload's state at `<key>.info` (and an unfinished tail at `<key>.part`). */
+export const tusInfoSuffix = '.info'
 
 /** The response headers of the completing PATCH (or POST with the whole body). */
 export const photoIdHeader = 'Photo-Id'
@@ -38,16 +43,26 @@ export const photoStatusHeader = 'Photo-Status'
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const uploadIdPattern = /^incoming\/([^/]+)\/([0-9a-f-]{36})$/
 
-export interface TusS3Options {
-  endpoint: string
-  region: string
-  accessKeyId: string
-  secretAccessKey: string
-  bucket: string
+/** The tus store's S3 client: the settings of every other client of the system, and its bucket. */
+export type TusS3Options = S3ClientOptions & { bucket: string }
+
+/**
+ * The S3 store, with every call of its own S3 client through the system's S3 gate: the same
+ * circuit breaker as the other routes (an outage answers 503 + Retry-After at once once the
+ * breaker is open, and tus calls count towards opening it) and the same timeouts (the SDK's
+ * defaults have none: a hung S3 would hold a PATCH for ever).
+ */
+class GatedS3Store extends S3Store {
+  constructor(options: S3StoreOptions, gate: Pick<S3Gate, 'attachTo'>) {
+    super(options)
+    gate.attachTo(this.client)
+  }
 }
 
 export interface TusDeps {
   s3: TusS3Options
+  /** The S3 gate of the API's storage (breaker and error mapping). */
+  gate: Pick<S3Gate, 'attachTo'>
   store: Pick<ObjectStore, 'sha256Of'>
   accept: AcceptDeps
   locker: Locker
@@ -56,6 +71,10 @@ export interface TusDeps {
   partBytes: number
   /** An unfinished upload answers 410 after this long (the reaper removes its bytes). */
   expirationMs: number
+}
+
+function nodeResponseOf(req: Request): ServerResponse | undefined {
+  return (req as Request & { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res
 }
 
 /** The owner the gateway named: the route has already refused a request without it. */
@@ -70,22 +89,17 @@ export function parseUploadId(id: string): { ownerId: string; uuid: string } | u
 }
 
 export function createTusServer(deps: TusDeps): Server {
-  const datastore = new S3Store({
-    partSize: deps.partBytes,
-    // versitygw (and other S3-compatible servers) may not support object tagging.
-    useTags: false,
-    expirationPeriodInMilliseconds: deps.expirationMs,
-    s3ClientConfig: {
-      bucket: deps.s3.bucket,
-      endpoint: deps.s3.endpoint,
-      region: deps.s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: deps.s3.accessKeyId, secretAccessKey: deps.s3.secretAccessKey },
-      // As in storage/s3-client.ts: checksums only where S3 requires them.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+  const { bucket, ...client } = deps.s3
+  const datastore = new GatedS3Store(
+    {
+      partSize: deps.partBytes,
+      // versitygw (and other S3-compatible servers) may not support object tagging.
+      useTags: false,
+      expirationPeriodInMilliseconds: deps.expirationMs,
+      s3ClientConfig: { ...s3ClientConfig(client), bucket },
     },
-  })
+    deps.gate,
+  )
   return new Server({
     path: tusPath,
     datastore,
@@ -100,10 +114,12 @@ export function createTusServer(deps: TusDeps): Server {
     getFileIdFromRequest: (req, lastPath) =>
       lastPath && uuidPattern.test(lastPath) ? `incoming/${ownerHeader(req)}/${lastPath}` : undefined,
     onUploadFinish: async (req, upload) => finishUpload(deps, req, upload),
-    onResponseError: (_req, err) => {
-      if (err instanceof StorageUnavailableError)
-        return { status_code: 503, body: 'object storage is unavailable; retry shortly\n' }
-      return undefined
+    onResponseError: (req, err) => {
+      if (!(err instanceof StorageUnavailableError)) return undefined
+      // tus writes the status and body; the Retry-After header goes on the Node response it
+      // writes them to (tus's own handle to it: `req.runtime.node.res`).
+      nodeResponseOf(req)?.setHeader('retry-after', String(err.retryAfterS))
+      return { status_code: 503, body: 'object storage is unavailable; retry shortly\n' }
     },
   })
 }

@@ -39,7 +39,9 @@ export async function acceptStoredOriginal(
     filename: stored.filename,
   })
   if (!created) {
-    // The same bytes from the same owner are already a photo: this copy is not needed.
+    // The same bytes from the same owner are already a photo: this copy is not needed — unless it
+    // is that photo's own original, accepted again (a retried finish, the reaper's recovery).
+    if (photo.originalKey === stored.objectKey) return { photo, created }
     await deps.deleteObject(stored.objectKey).catch((err: unknown) => {
       deps.log.warn({ err, key: stored.objectKey }, 'could not delete a duplicate upload (the reaper will)')
     })
