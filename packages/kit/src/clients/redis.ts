@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import type { Logger } from '../logging.ts'
+import { type Logger, rateLimitedLog } from '../logging.ts'
 import type { ReadinessCheck, ReadinessCheckOptions } from '../readiness.ts'
 
 export type { Redis } from 'ioredis'
@@ -55,18 +55,10 @@ export function createRedis(url: string, options: RedisClientOptions): Redis {
     ...(options.retryStrategy ? { retryStrategy: options.retryStrategy } : {}),
   })
   // ioredis reconnects by itself; the listener keeps the event from being "unhandled".
-  let lastLoggedAtMs = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  redis.on('error', (err) => {
-    const nowMs = Date.now()
-    if (nowMs - lastLoggedAtMs < errorLogIntervalMs) {
-      suppressed += 1
-      return
-    }
-    options.log?.warn({ err, redis: options.name, suppressed }, 'redis connection error')
-    lastLoggedAtMs = nowMs
-    suppressed = 0
-  })
+  const logError = rateLimitedLog<{ err: unknown }>(errorLogIntervalMs, (obj) =>
+    options.log?.warn({ ...obj, redis: options.name }, 'redis connection error'),
+  )
+  redis.on('error', (err) => logError({ err }))
   return redis
 }
 

@@ -9,6 +9,7 @@
  * BullMQ with "job stalled more than allowable limit", outside the processor: the `failed` handler
  * dead-letters it `exhausted` too, so it is not lost silently (as photos does for its lanes).
  */
+import { rateLimitedLog } from '@faultline/kit/logging'
 import { type Job, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { channelQueueName } from '../keys.ts'
@@ -88,7 +89,11 @@ export class ChannelWorkers {
     worker.on('failed', (job, err) => {
       if (job) void this.#afterFailure(job, err)
     })
-    worker.on('error', (err) => o.log.error({ err, channel }, 'channel worker error'))
+    // BullMQ retries its own Redis calls at once: one line per 5 s, the rest counted.
+    const logError = rateLimitedLog<{ err: unknown }>(5000, (obj) =>
+      o.log.error({ ...obj, channel }, 'channel worker error'),
+    )
+    worker.on('error', (err) => logError({ err }))
     return worker
   }
 

@@ -7,6 +7,7 @@
  * renew; a job whose lock lapses is "stalled" and handed to another worker — it runs twice
  * (bullmq#439, pm21).
  */
+import { rateLimitedLog } from '@faultline/kit/logging'
 import { type ConnectionOptions, DelayedError, type Job, Worker } from 'bullmq'
 import type { Keys, Lane } from '../keys.ts'
 import type { LaneQueues } from '../queue/lanes.ts'
@@ -85,7 +86,11 @@ export class LaneWorkers {
       worker.on('failed', (job, err) => {
         if (job) void this.#afterFailure(lane, job, err)
       })
-      worker.on('error', (err) => o.log.error({ err, lane }, 'lane worker error'))
+      // BullMQ retries its own Redis calls at once: one line per 5 s, the rest counted.
+      const logError = rateLimitedLog<{ err: unknown }>(5000, (obj) =>
+        o.log.error({ ...obj, lane }, 'lane worker error'),
+      )
+      worker.on('error', (err) => logError({ err }))
       return worker
     }
     this.#workers = { new: make('new'), backfill: make('backfill') }
