@@ -68,6 +68,11 @@ export const configSchema = Type.Object({
     description: 'the topic the relay publishes accepted notifications to, keyed by recipient',
   }),
   TOPIC_PARTITIONS: int(6, 1, 'partitions when the topic is created'),
+  ROUTER_QUEUE_HIGH_WATER: int(
+    50_000,
+    100,
+    'the router pauses while its channel queues hold more jobs than this (≈ 1.2 KB of queue Redis each): the backlog waits in Kafka, not in a Redis that must never fill',
+  ),
   ROUTER_GROUP_ID: Type.String({
     default: 'notifications-router',
     minLength: 1,
@@ -191,6 +196,8 @@ export interface Config extends ProcessSettings {
   topic: string
   topicPartitions: number
   routerGroupId: string
+  /** ROUTER_QUEUE_HIGH_WATER. */
+  routerQueueHighWater: number
   kafkaSessionTimeoutMs: number
   kafkaHeartbeatIntervalMs: number
   relayBatchMax: number
@@ -261,6 +268,7 @@ export function loadConfig(env: Env = process.env): Config {
     topic: e.NOTIFICATIONS_TOPIC,
     topicPartitions: e.TOPIC_PARTITIONS,
     routerGroupId: e.ROUTER_GROUP_ID,
+    routerQueueHighWater: e.ROUTER_QUEUE_HIGH_WATER,
     kafkaSessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     kafkaHeartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
     relayBatchMax: e.RELAY_BATCH_MAX,

@@ -64,11 +64,17 @@ export interface DeliveryJobOptionsInput {
   attempts: number
 }
 
+export const completedJobsKept = { age: 3_600, count: 10_000 }
+export const failedJobsKept = { age: 7 * 86_400, count: 10_000 }
+
 /**
  * A delivery job's options. Backoff `jitter` is the channel worker's `backoffStrategy` (full
- * jitter from @faultline/resilience, at least a 429's Retry-After). Completed jobs are kept a day
- * (bounded) so a redelivered event's re-enqueue finds the id and adds nothing; failed jobs are kept
- * for inspection (the dead-letter queue is the record of what was given up).
+ * jitter from @faultline/resilience, at least a 429's Retry-After). Completed jobs are kept an hour
+ * and at most 10 000 per queue, so a redelivered event's re-enqueue usually finds the id and adds
+ * nothing — and when it does not, the new job finds its delivery already sent and skips it (the
+ * delivery record is the dedupe, not the job). Failed jobs are kept a week, at most 10 000 (the
+ * dead-letter queue is the record of what was given up). Retention is memory in a Redis that must
+ * never fill: 100 000 completed jobs per queue (≈ 1.2 KB each) was most of the queue Redis's 256 MB.
  */
 export function deliveryJobOptions(o: DeliveryJobOptionsInput): JobsOptions {
   const delay = Math.max(0, Math.ceil(o.delayMs ?? 0))
@@ -78,7 +84,7 @@ export function deliveryJobOptions(o: DeliveryJobOptionsInput): JobsOptions {
     ...(delay > 0 ? { delay } : {}),
     attempts: o.attempts,
     backoff: { type: 'jitter' },
-    removeOnComplete: { age: 86_400, count: 100_000 },
-    removeOnFail: false,
+    removeOnComplete: completedJobsKept,
+    removeOnFail: failedJobsKept,
   }
 }

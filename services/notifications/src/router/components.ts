@@ -15,6 +15,7 @@ import { type ChannelQueues, channelQueues } from '../queue/queues.ts'
 import { DeliveryRepository } from '../repositories/deliveries.ts'
 import { RecipientRepository } from '../repositories/recipients.ts'
 import { TemplateRepository } from '../repositories/templates.ts'
+import { QueueBackpressure } from './backpressure.ts'
 import { createRouterBatchHandler, type RouterLog } from './consumer.ts'
 import { createRouterMetrics, type RouterMetrics } from './metrics.ts'
 import { RecipientRateLimit } from './rate-limit.ts'
@@ -89,7 +90,24 @@ export function createRouter(config: Config, deps: RouterDeps): Router {
   )
   // Attached before connect() so the join is not missed.
   const consumerReady = kafkaConsumerReadinessCheck(consumer)
-  const handler = createRouterBatchHandler({ router, chunkSize: routerChunkSize, metrics, log: deps.log })
+  const backpressure = new QueueBackpressure({
+    depth: () => queueDepth(queues),
+    highWater: config.routerQueueHighWater,
+    onWait: (depth) => {
+      metrics.backpressureWaits.inc()
+      deps.log.warn(
+        { depth, highWater: config.routerQueueHighWater },
+        'channel queues over their high-water mark: routing paused, the backlog stays in Kafka',
+      )
+    },
+  })
+  const handler = createRouterBatchHandler({
+    router,
+    chunkSize: routerChunkSize,
+    metrics,
+    log: deps.log,
+    backpressure,
+  })
   return {
     consumer,
     consumerReady,
@@ -112,4 +130,14 @@ export function createRouter(config: Config, deps: RouterDeps): Router {
       await queues.close()
     },
   }
+}
+
+/** Jobs the channel queues hold: waiting, prioritized, delayed (held for quiet hours) and active. */
+async function queueDepth(queues: ChannelQueues): Promise<number> {
+  const counts = await Promise.all(
+    Object.values(queues.channel).map((q) =>
+      q.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active'),
+    ),
+  )
+  return counts.reduce((a, b) => a + b, 0)
 }

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelayMs } from '@faultline/resilience'
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs'
 import { channels, type NotificationEvent, priorities } from '../types.ts'
+import type { QueueBackpressure } from './backpressure.ts'
 import type { RouterMetrics } from './metrics.ts'
 import type { EventRouter } from './route.ts'
 
@@ -52,6 +53,8 @@ export interface RouterHandlerOptions {
   chunkSize: number
   metrics: Pick<RouterMetrics, 'invalid' | 'routeErrors' | 'batchSeconds'>
   log: RouterLog
+  /** Waits while the channel queues are over their high-water mark (the backlog stays in Kafka). */
+  backpressure?: Pick<QueueBackpressure, 'room'>
   /** Backoff while Postgres or the queue Redis fails. @default 100 / 5000 */
   retryBaseMs?: number
   retryCapMs?: number
@@ -64,6 +67,8 @@ export function createRouterBatchHandler(o: RouterHandlerOptions): RouterBatchHa
     const { batch, resolveOffset, isRunning, isStale } = payload
     for (let i = 0; i < batch.messages.length; i += o.chunkSize) {
       if (!isRunning() || isStale()) return
+      if (o.backpressure && !(await o.backpressure.room(() => isRunning() && !isStale(), payload.heartbeat)))
+        return
       const chunk = batch.messages.slice(i, i + o.chunkSize)
       const events = parseChunk(chunk, o)
       const end = o.metrics.batchSeconds.startTimer()

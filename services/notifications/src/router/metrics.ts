@@ -9,7 +9,9 @@
  *   (skipped, committed);
  * - `notifications_router_route_errors_total`: failed attempts to route a chunk of events
  *   (retried with backoff; nothing is skipped);
- * - `notifications_router_batch_seconds`: time to route one chunk (decide, insert, enqueue).
+ * - `notifications_router_batch_seconds`: time to route one chunk (decide, insert, enqueue);
+ * - `notifications_router_backpressure_waits_total`: times the router paused because its channel
+ *   queues held more than ROUTER_QUEUE_HIGH_WATER jobs (backpressure.ts).
  */
 import type { Metrics } from '@faultline/kit/metrics'
 import type { Counter, Histogram } from 'prom-client'
@@ -20,6 +22,7 @@ export interface RouterMetrics {
   invalid: Counter
   routeErrors: Counter
   batchSeconds: Histogram
+  backpressureWaits: Counter
 }
 
 export function createRouterMetrics(metrics: Metrics): RouterMetrics {
@@ -45,6 +48,10 @@ export function createRouterMetrics(metrics: Metrics): RouterMetrics {
       name: 'notifications_router_batch_seconds',
       help: 'seconds to route one chunk of events (decide, insert the deliveries, enqueue)',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    }),
+    backpressureWaits: metrics.counter({
+      name: 'notifications_router_backpressure_waits_total',
+      help: 'pauses of the router while its channel queues held more than ROUTER_QUEUE_HIGH_WATER jobs',
     }),
   }
 }
