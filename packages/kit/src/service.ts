@@ -74,6 +74,16 @@ export const errorBodySchema = {
   required: ['statusCode', 'code', 'error', 'message'],
 } as const
 
+/**
+ * `errorBodySchema` as a shared schema: `app.addSchema(errorSchema)` once, then routes answer
+ * errors with `{ $ref: 'Error#' }` (`errorResponses`), and the OpenAPI document names it `Error`.
+ */
+export const errorSchema = { $id: 'Error', ...errorBodySchema } as const
+
+/** The response schemas of a route's error statuses: `errorResponses(400, 404)` → `{ 400: { $ref: 'Error#' }, 404: … }`. */
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]))
+
 export interface ServicePluginOptions {
   /** Pass one to share it with clients created before the app (pool gauges); otherwise one is made. */
   metrics?: Metrics

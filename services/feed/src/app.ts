@@ -1,4 +1,5 @@
 import type { Metrics } from '@faultline/kit/metrics'
+import { installOpenApi } from '@faultline/kit/openapi'
 import { createService, type Logger } from '@faultline/kit/service'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { MitigationState } from './mitigations.ts'
@@ -61,6 +62,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: any other content type on a body is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain')
   app.addSchema(errorSchema)
+  await installOpenApi(app, {
+    title: 'Faultline feed',
+    version: '1.0.0',
+    description:
+      'Home timelines with fan-out: posts in Postgres, an outbox to Kafka, fan-out workers into capped Redis timelines, celebrities merged at read time.',
+    tags: [
+      { name: 'users' },
+      { name: 'follows' },
+      { name: 'posts' },
+      { name: 'timeline' },
+      { name: 'admin' },
+    ],
+  })
 
   adminRoutes(app, {
     mitigations: deps.mitigations,

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { operationsOf } from '@faultline/kit/openapi'
 import { postIdTimeMs } from '../src/ids.ts'
 import { TIMELINE_SENTINEL } from '../src/keys.ts'
 import type { PostEvent } from '../src/types.ts'
@@ -407,6 +408,32 @@ test('service routes: /healthz, /readyz, /metrics, /admin/mitigations, JSON 404'
   const notFound = await app.inject({ method: 'GET', url: '/api/nothing' })
   assert.equal(notFound.statusCode, 404)
   assert.equal(typeof notFound.json().code, 'string')
+})
+
+test('GET /openapi.json: OpenAPI 3.1 listing the API of the issue and the switches', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  assert.equal(res.statusCode, 200)
+  const doc = res.json()
+  assert.equal(doc.openapi, '3.1.0')
+  assert.deepEqual(operationsOf(doc), [
+    'DELETE /api/posts/{id}',
+    'DELETE /api/users/{id}/follows/{targetId}',
+    'GET /admin/mitigations',
+    'GET /api/posts/{id}',
+    'GET /api/users/{id}/timeline',
+    'POST /api/users',
+    'POST /api/users/{id}/posts',
+    'PUT /admin/mitigations',
+    'PUT /api/users/{id}/follows/{targetId}',
+  ])
+  const timeline = doc.paths['/api/users/{id}/timeline'].get
+  assert.deepEqual(timeline.tags, ['timeline'])
+  assert.deepEqual(Object.keys(timeline.responses).sort(), ['200', '206', '400', '404', '503'])
+  assert.equal(
+    doc.paths['/api/users'].post.responses['400'].content['application/json'].schema.$ref,
+    '#/components/schemas/Error',
+  )
 })
 
 test('end to end through the read path: own posts at once, a follow’s posts merged, deleted ones gone', async (t) => {

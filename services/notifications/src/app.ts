@@ -1,4 +1,5 @@
 import type { Metrics } from '@faultline/kit/metrics'
+import { installOpenApi } from '@faultline/kit/openapi'
 import { createService, type Logger } from '@faultline/kit/service'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { MitigationState } from './mitigations.ts'
@@ -52,6 +53,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: any other content type on a body is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain')
   app.addSchema(errorSchema)
+  await installOpenApi(app, {
+    title: 'Faultline notifications',
+    version: '1.0.0',
+    description:
+      'Notifications with an exactly-once effect: outbox to Kafka, per-channel BullMQ queues, providers with idempotency keys, preferences, quiet hours, retries, failover and a dead-letter queue.',
+    tags: [{ name: 'notifications' }, { name: 'recipients' }, { name: 'templates' }, { name: 'admin' }],
+  })
 
   adminRoutes(app, {
     mitigations: deps.mitigations,

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createPgPool } from '@faultline/kit/clients'
+import { operationsOf } from '@faultline/kit/openapi'
 import { buildApp } from '../src/app.ts'
 import { createNotificationsApi } from '../src/components.ts'
 import { switches as manifest } from '../src/mitigations.ts'
@@ -333,6 +334,39 @@ test('admin switches, metrics and probes are served; GET /api/recipients of an u
     201,
     'a recipient with no contact point is valid',
   )
+})
+
+test('GET /openapi.json: OpenAPI 3.1 listing the API of the issue, templates, stats and the switches', async (t) => {
+  const { app } = await buildTestApi(t)
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  assert.equal(res.statusCode, 200)
+  const doc = res.json()
+  assert.equal(doc.openapi, '3.1.0')
+  assert.deepEqual(operationsOf(doc), [
+    'GET /admin/mitigations',
+    'GET /api/notifications/{id}',
+    'GET /api/recipients/{id}',
+    'GET /api/stats',
+    'GET /api/templates',
+    'GET /api/templates/{name}',
+    'POST /api/notifications',
+    'PUT /admin/mitigations',
+    'PUT /api/recipients/{id}',
+    'PUT /api/templates/{name}',
+  ])
+  const accept = doc.paths['/api/notifications'].post
+  assert.deepEqual(accept.tags, ['notifications'])
+  assert.match(accept.description, /Idempotent-Replay/)
+  assert.deepEqual(Object.keys(accept.responses).sort(), [
+    '202',
+    '400',
+    '404',
+    '409',
+    '413',
+    '415',
+    '422',
+    '503',
+  ])
 })
 
 test('Postgres unreachable: every route answers 503 + Retry-After, not 500', async (t) => {

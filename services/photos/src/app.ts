@@ -1,11 +1,13 @@
 import multipart from '@fastify/multipart'
 import type { Metrics } from '@faultline/kit/metrics'
-import { createService, type Logger } from '@faultline/kit/service'
+import { installOpenApi } from '@faultline/kit/openapi'
+import { createService, errorSchema, type Logger } from '@faultline/kit/service'
 import { installSwitches } from '@faultline/kit/switches'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { type AdminRouteDeps, adminRoutes } from './admin/routes.ts'
 import { UnauthorizedError } from './errors.ts'
 import type { MitigationState } from './mitigations.ts'
+import { openApiTags } from './routes/openapi.ts'
 import { type PhotoRouteDeps, photoRoutes } from './routes/photos.ts'
 import { type UploadRouteDeps, uploadRoutes } from './routes/uploads.ts'
 import { type TusRouteDeps, tusRoutes } from './tus/routes.ts'
@@ -41,12 +43,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestLogging: deps.logRequests ?? false,
     fastify: { routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true } },
   })
+  app.addSchema(errorSchema)
+  await installOpenApi(app, {
+    title: 'Faultline photos',
+    version: '1.0.0',
+    description:
+      'Photo uploads (streamed, presigned and resumable) to S3, processed by sandboxed sharp workers on BullMQ into derivatives, deduplicated per owner.',
+    tags: openApiTags,
+  })
   // Streamed: request.file() hands the route the part as a stream, never buffered in memory.
   await app.register(multipart, { limits: { files: 1, fields: 10, fieldSize: 1024 } })
   installSwitches(app, {
     state: deps.mitigations,
     adminToken: deps.adminToken,
     unauthorizedError: UnauthorizedError,
+    errorSchema: { $ref: 'Error#' },
   })
   await photoRoutes(app, deps)
   await adminRoutes(app, { reprocess: deps.reprocess, adminToken: deps.adminToken })

@@ -5,8 +5,15 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { operationsOf } from '@faultline/kit/openapi'
 import sharp from 'sharp'
 import { getPhoto, photosHarness, settled, upload } from './helpers.ts'
+
+type OpenApiOperation = {
+  requestBody?: { content?: object }
+  responses?: Record<string, { content?: object; headers?: object }>
+}
+type OpenApiDocument = { openapi: string; paths: Record<string, Record<string, OpenApiOperation>> }
 
 /** A 600×400 JPEG whose EXIF says "rotate 90° clockwise" (orientation 6) and carries GPS. */
 async function orientedJpegWithGps(): Promise<Buffer> {
@@ -139,6 +146,43 @@ test('bad input is a 4xx naming the field, never a 500', async (t) => {
   for (const id of ['abc', '0', '99999999999999999999']) {
     assert.equal((await getPhoto(baseUrl, 'dave', id)).status, 404, id)
   }
+})
+
+test('GET /openapi.json: OpenAPI 3.1 listing every upload route and read of the issue, with honest content types', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const res = await fetch(`${baseUrl}/openapi.json`)
+  assert.equal(res.status, 200)
+  const doc = (await res.json()) as OpenApiDocument
+  assert.equal(doc.openapi, '3.1.0')
+  assert.deepEqual(operationsOf(doc), [
+    'DELETE /api/tus/{uploadId}',
+    'GET /admin/mitigations',
+    'GET /api/photos',
+    'GET /api/photos/{id}',
+    'GET /api/photos/{id}/events',
+    'GET /api/variants/{file}',
+    'HEAD /api/tus/{uploadId}',
+    'PATCH /api/tus/{uploadId}',
+    'POST /admin/reprocess',
+    'POST /api/photos',
+    'POST /api/tus',
+    'POST /api/uploads',
+    'POST /api/uploads/{id}/complete',
+    'PUT /admin/mitigations',
+  ])
+  const paths = doc.paths
+  assert.deepEqual(Object.keys(paths['/api/photos']?.post?.requestBody?.content ?? {}), [
+    'multipart/form-data',
+  ])
+  assert.deepEqual(Object.keys(paths['/api/photos/{id}/events']?.get?.responses?.['200']?.content ?? {}), [
+    'text/event-stream',
+  ])
+  assert.deepEqual(Object.keys(paths['/api/tus/{uploadId}']?.patch?.responses?.['204']?.headers ?? {}), [
+    'Upload-Offset',
+    'Photo-Id',
+    'Photo-Status',
+  ])
 })
 
 test('an unreadable file fails with a reason its owner can read, announced on the event stream', async (t) => {

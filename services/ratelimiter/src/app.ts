@@ -1,5 +1,6 @@
 import type { Metrics } from '@faultline/kit/metrics'
-import { createService, errorBodySchema, type Logger } from '@faultline/kit/service'
+import { installOpenApi } from '@faultline/kit/openapi'
+import { createService, errorSchema, type Logger } from '@faultline/kit/service'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DecisionEngine } from './decision-types.ts'
 import type { MitigationState } from './mitigations.ts'
@@ -59,7 +60,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only on the decision route: any other content type is a 415, not a confusing 400. The
   // rules routes add their own YAML/text parser in their scope.
   app.removeContentTypeParser('text/plain')
-  app.addSchema({ $id: 'Error', ...errorBodySchema })
+  app.addSchema(errorSchema)
+  await installOpenApi(app, {
+    title: 'Faultline rate limiter: decision service',
+    version: '1.0.0',
+    description:
+      "Exact rate-limit decisions in Redis (or Redis Cluster) against rules from a file, reloaded safely; the same decisions over Envoy's gRPC rate limit service protocol.",
+    tags: [{ name: 'decide' }, { name: 'rules' }, { name: 'admin' }],
+  })
 
   adminRoutes(app, {
     mitigations: deps.mitigations,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { operationsOf } from '@faultline/kit/openapi'
 import { RatelimiterFixture } from '../src/fixture.ts'
 import { harness } from './app-harness.ts'
 
@@ -192,4 +193,28 @@ test('PUT /admin/rules needs the admin token; takes JSON or YAML; refuses a bad 
   assert.equal(older.json().code, 'RATELIMITER_ERR_RULES_SUPERSEDED')
   assert.match(older.json().problems[0], /version: 2 is older than the applied version 3/)
   assert.equal((await h.app.inject({ url: '/v1/rules' })).json().version, 3)
+})
+
+test('GET /openapi.json: OpenAPI 3.1 listing the decision API of the issue, the rules routes and the switches', async (t) => {
+  const h = await harness(t, { rules: rulesV1 })
+  const response = await h.app.inject({ url: '/openapi.json' })
+  assert.equal(response.statusCode, 200)
+  const doc = response.json()
+  assert.equal(doc.openapi, '3.1.0')
+  assert.deepEqual(operationsOf(doc), [
+    'GET /admin/mitigations',
+    'GET /v1/rules',
+    'POST /admin/rules/reload',
+    'POST /v1/decide',
+    'PUT /admin/mitigations',
+    'PUT /admin/rules',
+  ])
+  const decide = doc.paths['/v1/decide'].post
+  assert.deepEqual(decide.requestBody.content['application/json'].schema.required, ['domain', 'descriptors'])
+  assert.deepEqual(Object.keys(decide.responses).sort(), ['200', '400', '413', '415', '503'])
+  const applyTypes = Object.keys(doc.paths['/admin/rules'].put.requestBody.content)
+  assert.ok(
+    applyTypes.includes('application/json') && applyTypes.includes('application/yaml'),
+    applyTypes.join(),
+  )
 })

@@ -1,5 +1,5 @@
-import swagger from '@fastify/swagger'
 import type { Metrics } from '@faultline/kit/metrics'
+import { installOpenApi } from '@faultline/kit/openapi'
 import { createService, type Logger, type ReadinessCheck } from '@faultline/kit/service'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { LinkResolver } from './link-resolver.ts'
@@ -69,21 +69,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: any other content type on a body is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain')
   app.addSchema(errorSchema)
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Faultline URL shortener',
-        version: '1.0.0',
-        description:
-          'Short links: redirects served from Redis, Postgres as the truth, clicks counted through Kafka.',
-      },
-      tags: [{ name: 'links' }, { name: 'redirect' }, { name: 'admin' }],
-    },
-    // Shared schemas keep their $id as their name in the document (`Error`, not `def-0`).
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  await installOpenApi(app, {
+    title: 'Faultline URL shortener',
+    version: '1.0.0',
+    description:
+      'Short links: redirects served from Redis, Postgres as the truth, clicks counted through Kafka.',
+    tags: [{ name: 'links' }, { name: 'redirect' }, { name: 'admin' }],
   })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   adminRoutes(app, { mitigations: deps.mitigations, adminToken: deps.adminToken })
   linkRoutes(app, { links: deps.links, now })

@@ -1,4 +1,3 @@
-import { errorBodySchema } from '@faultline/kit/service'
 import { aliasPattern, maxUrlLength } from './validation.ts'
 
 /**
@@ -7,8 +6,8 @@ import { aliasPattern, maxUrlLength } from './validation.ts'
  * credentials, host) live in validation.ts, because a schema cannot express them.
  */
 
-/** The kit's error body, named so routes refer to it as `Error#`. */
-export const errorSchema = { $id: 'Error', ...errorBodySchema } as const
+/** The kit's error body, named so routes refer to it as `Error#`, and the error statuses of a route. */
+export { errorResponses, errorSchema } from '@faultline/kit/service'
 
 export const codeParam = {
   type: 'object',
@@ -69,6 +68,3 @@ export const linkDetails = {
   },
   required: ['code', 'shortUrl', 'url', 'customAlias', 'createdAt', 'expiresAt', 'expired', 'clicks'],
 } as const
-
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]))

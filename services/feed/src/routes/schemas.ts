@@ -1,28 +1,11 @@
-import { errorBodySchema } from '@faultline/kit/service'
-
 /**
  * JSON schemas of the API: Fastify validates requests with them (a 400 naming the field) and
  * serialises responses with them. Ids are decimal strings in the API (ids.ts); a path id that is
  * not one is a 404, checked in the handler, so the schemas only ask for strings.
  */
 
-declare module 'fastify' {
-  /**
-   * OpenAPI annotations of a route (what @fastify/swagger reads). Fastify ignores them at run
-   * time; declared here so a route can document itself before the feed serves an OpenAPI document.
-   */
-  interface FastifySchema {
-    summary?: string
-    description?: string
-    tags?: string[]
-  }
-}
-
-/** The kit's error body, named so routes refer to it as `Error#`. */
-export const errorSchema = { $id: 'Error', ...errorBodySchema } as const
-
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]))
+/** The kit's error body, named so routes refer to it as `Error#`, and the error statuses of a route. */
+export { errorResponses, errorSchema } from '@faultline/kit/service'
 
 const id = { type: 'string', description: 'Decimal id.' } as const
 

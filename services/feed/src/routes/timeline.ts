@@ -57,7 +57,7 @@ export async function timelineRoutes(app: FastifyInstance, options: TimelineRout
   )
 }
 
-/** Kept out of the route literal: `summary` and `tags` are OpenAPI additions FastifySchema does not declare. */
+/** The route schema, built from the page limits (TIMELINE_PAGE_DEFAULT, TIMELINE_PAGE_MAX) its description states. */
 function timelineSchema(pageDefault: number, pageMax: number) {
   return {
     summary: 'A page of a home timeline',

@@ -52,6 +52,9 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     {
       schema: {
         summary: 'Accept a notification (Idempotency-Key header optional)',
+        description:
+          'With an Idempotency-Key header (kept 24 h): a repeat while the first request runs is 409 + Retry-After, ' +
+          'a repeat after it is the stored answer with Idempotent-Replay: true, the same key with other parameters is 422.',
         tags: ['notifications'],
         body: createNotificationBody(deps.maxTtlS),
         response: { 202: acceptedSchema, ...errorResponses(400, 404, 409, 413, 415, 422, 503) },

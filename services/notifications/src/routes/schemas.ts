@@ -1,4 +1,3 @@
-import { errorBodySchema } from '@faultline/kit/service'
 import { channels, deliveryStatuses, priorities } from '../types.ts'
 
 /**
@@ -7,20 +6,8 @@ import { channels, deliveryStatuses, priorities } from '../types.ts'
  * express (an IANA zone, a webhook address, a template that parses) are checked in the routes.
  */
 
-declare module 'fastify' {
-  /** OpenAPI annotations of a route; Fastify ignores them at run time. */
-  interface FastifySchema {
-    summary?: string
-    description?: string
-    tags?: string[]
-  }
-}
-
-/** The kit's error body, named so routes refer to it as `Error#`. */
-export const errorSchema = { $id: 'Error', ...errorBodySchema } as const
-
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]))
+/** The kit's error body, named so routes refer to it as `Error#`, and the error statuses of a route. */
+export { errorResponses, errorSchema } from '@faultline/kit/service'
 
 export const categoryPattern = '^[a-z0-9][a-z0-9_.-]{0,63}$'
 export const templateNamePattern = '^[a-z0-9][a-z0-9_.-]{0,63}$'

@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { invalidField, UnauthorizedError } from '../errors.ts'
+import { photoDocs } from '../routes/openapi.ts'
 import { type ReprocessDeps, reprocessAll } from './reprocess.ts'
 
 export interface AdminRouteDeps {
@@ -27,7 +28,7 @@ export function adminGuard(adminToken: string | undefined) {
 export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
   app.post<{ Body: unknown }>(
     '/admin/reprocess',
-    { onRequest: adminGuard(deps.adminToken) },
+    { onRequest: adminGuard(deps.adminToken), config: photoDocs.reprocess },
     async (request, reply) => {
       const body = request.body as { all?: unknown } | null | undefined
       // Only "all" exists; requiring it spelled out keeps an empty POST from reprocessing everything.

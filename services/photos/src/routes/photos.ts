@@ -17,6 +17,7 @@ import type { ObjectStore } from '../storage/object-store.ts'
 import type { Photo, PhotoStatus } from '../types.ts'
 import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
 import { type Spooled, spoolToDisk, writeSpoolLater } from '../uploads/spool.ts'
+import { photoDocs } from './openapi.ts'
 import { ownerOf } from './owner.ts'
 import { photoView, type VariantUrls } from './views.ts'
 
@@ -36,7 +37,7 @@ export interface PhotoRouteDeps {
 const terminal: ReadonlySet<PhotoStatus> = new Set(['ready', 'failed'])
 
 export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): Promise<void> {
-  app.post('/api/photos', async (request, reply) => {
+  app.post('/api/photos', { config: photoDocs.upload }, async (request, reply) => {
     const ownerId = ownerOf(request)
     if (!request.isMultipart()) throw invalidField('body', 'file', 'must be sent as multipart/form-data')
     // One part, the file; the multipart limit is a byte above ours so that putStream — which
@@ -77,45 +78,57 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     return reply.code(created ? 201 : 200).send(await photoView(photo, deps.variantUrls(request)))
   })
 
-  app.get<{ Params: { id: string } }>('/api/photos/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/photos/:id', { config: photoDocs.get }, async (request) => {
     const photo = await ownedPhoto(deps, ownerOf(request), request.params.id)
     return await photoView(photo, deps.variantUrls(request))
   })
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/api/photos', async (request) => {
-    const ownerId = ownerOf(request)
-    const limit = parseLimit(request.query.limit, deps.page)
-    const cursor = request.query.cursor
-    if (cursor !== undefined && parsePhotoId(cursor) === undefined)
-      throw invalidField('query', 'cursor', 'must be a nextCursor from an earlier page')
-    const { items, more } = await deps.photos.list(ownerId, limit, cursor)
-    const urls = deps.variantUrls(request)
-    return {
-      items: await Promise.all(items.map((p) => photoView(p, urls))),
-      nextCursor: more ? (items.at(-1)?.id ?? null) : null,
-    }
-  })
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    '/api/photos',
+    { config: photoDocs.list },
+    async (request) => {
+      const ownerId = ownerOf(request)
+      const limit = parseLimit(request.query.limit, deps.page)
+      const cursor = request.query.cursor
+      if (cursor !== undefined && parsePhotoId(cursor) === undefined)
+        throw invalidField('query', 'cursor', 'must be a nextCursor from an earlier page')
+      const { items, more } = await deps.photos.list(ownerId, limit, cursor)
+      const urls = deps.variantUrls(request)
+      return {
+        items: await Promise.all(items.map((p) => photoView(p, urls))),
+        nextCursor: more ? (items.at(-1)?.id ?? null) : null,
+      }
+    },
+  )
 
-  app.get<{ Params: { id: string } }>('/api/photos/:id/events', async (request, reply) => {
-    const ownerId = ownerOf(request)
-    const id = request.params.id
-    await ownedPhoto(deps, ownerId, id)
-    await streamStatus(deps, reply, ownerId, id)
-  })
+  app.get<{ Params: { id: string } }>(
+    '/api/photos/:id/events',
+    { config: photoDocs.events },
+    async (request, reply) => {
+      const ownerId = ownerOf(request)
+      const id = request.params.id
+      await ownedPhoto(deps, ownerId, id)
+      await streamStatus(deps, reply, ownerId, id)
+    },
+  )
 
-  app.get<{ Params: { '*': string } }>('/api/variants/*', async (request, reply) => {
-    const key = `variants/${request.params['*']}`
-    if (
-      !/^variants\/[0-9a-f]{64}\.(webp|jpeg|jpg)$/.test(key) ||
-      !(await deps.photos.ownsVariant(ownerOf(request), key))
-    )
-      throw photoNotFound(key)
-    const body = await deps.store.getStream(key)
-    return reply
-      .header('content-type', key.endsWith('.webp') ? 'image/webp' : 'image/jpeg')
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(body)
-  })
+  app.get<{ Params: { '*': string } }>(
+    '/api/variants/*',
+    { config: photoDocs.variant },
+    async (request, reply) => {
+      const key = `variants/${request.params['*']}`
+      if (
+        !/^variants\/[0-9a-f]{64}\.(webp|jpeg|jpg)$/.test(key) ||
+        !(await deps.photos.ownsVariant(ownerOf(request), key))
+      )
+        throw photoNotFound(key)
+      const body = await deps.store.getStream(key)
+      return reply
+        .header('content-type', key.endsWith('.webp') ? 'image/webp' : 'image/jpeg')
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .send(body)
+    },
+  )
 }
 
 /**

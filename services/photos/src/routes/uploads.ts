@@ -13,6 +13,7 @@
 import type { FastifyInstance } from 'fastify'
 import { completeUpload, type PresignedFlowDeps, startUpload } from '../uploads/presigned.ts'
 import { parseUploadDeclaration } from '../uploads/presigned-input.ts'
+import { photoDocs } from './openapi.ts'
 import { ownerOf } from './owner.ts'
 import { photoView, type VariantUrls } from './views.ts'
 
@@ -23,15 +24,24 @@ export interface UploadRouteDeps {
 }
 
 export async function uploadRoutes(app: FastifyInstance, deps: UploadRouteDeps): Promise<void> {
-  app.post('/api/uploads', async (request, reply) => {
+  app.post('/api/uploads', { config: photoDocs.startUpload }, async (request, reply) => {
     const ownerId = ownerOf(request)
     const declared = parseUploadDeclaration(request.body, deps.maxUploadBytes)
     return reply.code(201).send(await startUpload(deps.presigned, ownerId, declared))
   })
 
-  app.post<{ Params: { id: string } }>('/api/uploads/:id/complete', async (request, reply) => {
-    const ownerId = ownerOf(request)
-    const { photo, created } = await completeUpload(deps.presigned, ownerId, request.params.id, request.body)
-    return reply.code(created ? 201 : 200).send(await photoView(photo, deps.variantUrls(request)))
-  })
+  app.post<{ Params: { id: string } }>(
+    '/api/uploads/:id/complete',
+    { config: photoDocs.completeUpload },
+    async (request, reply) => {
+      const ownerId = ownerOf(request)
+      const { photo, created } = await completeUpload(
+        deps.presigned,
+        ownerId,
+        request.params.id,
+        request.body,
+      )
+      return reply.code(created ? 201 : 200).send(await photoView(photo, deps.variantUrls(request)))
+    },
+  )
 }

@@ -9,6 +9,7 @@
  * carries no custom header) is answered by tus without it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { photoDocs } from '../routes/openapi.ts'
 import { ownerOf } from '../routes/owner.ts'
 import { createTusServer, type TusDeps, tusPath } from './tus-server.ts'
 
@@ -27,8 +28,8 @@ export async function tusRoutes(app: FastifyInstance, deps: TusRouteDeps): Promi
       reply.hijack()
       await server.handle(request.raw, reply.raw)
     }
-    scope.all(tusPath, handle)
-    scope.all(`${tusPath}/*`, handle)
+    scope.all(tusPath, { config: photoDocs.tusCreate }, handle)
+    scope.all(`${tusPath}/*`, { config: photoDocs.tusUpload }, handle)
   })
   if (deps.close) {
     const close = deps.close

@@ -1,10 +1,8 @@
+import { errorResponses } from '@faultline/kit/service'
 import type { FastifyInstance } from 'fastify'
 import type { DecideRequest, DecisionEngine, Descriptor } from '../decision-types.ts'
 import { invalidField } from '../errors.ts'
 import { type DecideBody, decideBodySchema, decideResponseSchema } from './decide-schema.ts'
-
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]))
 
 /**
  * POST /v1/decide: `{ domain, descriptors, hitsAddend? }` → `{ overall, statuses }`, one status per
@@ -15,8 +13,13 @@ export function decideRoutes(app: FastifyInstance, deps: { engine: DecisionEngin
     '/v1/decide',
     {
       schema: {
+        summary: 'Decide: is this request within the limits of its descriptors?',
+        description:
+          'One status per descriptor, in order; overall OVER_LIMIT when any is. hitsAddend is the cost (default 1). ' +
+          "The same decisions as Envoy's gRPC envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit.",
+        tags: ['decide'],
         body: decideBodySchema,
-        response: { 200: decideResponseSchema, ...errors(400, 413, 415, 503) },
+        response: { 200: decideResponseSchema, ...errorResponses(400, 413, 415, 503) },
       },
     },
     async (request) => deps.engine.decide(toDecideRequest(request.body)),

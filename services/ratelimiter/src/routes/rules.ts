@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { openApiOnly } from '@faultline/kit/openapi'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { NoRulesError } from '../errors.ts'
 import type { AppliedRules, ApplyOutcome, RulesAdmin, RulesSource } from '../rules/source.ts'
@@ -60,6 +61,18 @@ const rejectedSchema = {
   required: ['statusCode', 'code', 'error', 'message', 'problems'],
 } as const
 
+/** PUT /admin/rules's body as the document shows it: a ruleset, in JSON or in YAML text. */
+const rulesBody = {
+  content: {
+    'application/json': {
+      schema: { type: 'object', description: 'A ruleset: version, domains → descriptors → limits' },
+    },
+    ...Object.fromEntries(
+      textTypes.map((type) => [type, { schema: { type: 'string', description: 'The ruleset in YAML' } }]),
+    ),
+  },
+}
+
 const describe = (applied: AppliedRules) => ({
   version: applied.version,
   source: applied.source,
@@ -100,6 +113,8 @@ export async function rulesRoutes(app: FastifyInstance, deps: RulesRouteDeps) {
     '/v1/rules',
     {
       schema: {
+        summary: 'The applied rules: version, source, when, and the limits per domain',
+        tags: ['rules'],
         response: { 200: rulesSchema, 503: { $ref: 'Error#' } },
       },
     },
@@ -125,15 +140,26 @@ export async function rulesRoutes(app: FastifyInstance, deps: RulesRouteDeps) {
       { parseAs: 'string', bodyLimit: deps.rulesBodyLimitBytes },
       (_req, body, done) => done(null, body),
     )
-    admin.post('/admin/rules/reload', { onRequest, schema: { response: responses } }, async (_request, res) =>
-      reply(await deps.admin.reload(), res),
+    admin.post(
+      '/admin/rules/reload',
+      {
+        onRequest,
+        schema: {
+          summary: 'Read the rules file again (the same as SIGHUP)',
+          tags: ['rules'],
+          response: responses,
+        },
+      },
+      async (_request, res) => reply(await deps.admin.reload(), res),
     )
     admin.put(
       '/admin/rules',
       {
         onRequest,
         bodyLimit: deps.rulesBodyLimitBytes,
-        schema: { response: responses },
+        schema: { summary: 'Apply a ruleset (JSON or YAML)', tags: ['rules'], response: responses },
+        // The body is parsed as JSON or YAML and checked by the ruleset compiler, every problem listed.
+        config: openApiOnly({ body: rulesBody }),
       },
       async (request, res) => {
         const body = request.body
