@@ -14,7 +14,6 @@ test('room: at once under the mark; over it, waits (heartbeating) until the dept
     },
     highWater: 100,
     pollMs: 1,
-    cacheMs: 0,
     onWait: (d) => waits.push(d),
   })
   assert.equal(
@@ -38,7 +37,7 @@ test('room: at once under the mark; over it, waits (heartbeating) until the dept
   assert.equal(beats, 2, 'a heartbeat after each poll over the mark')
   assert.deepEqual(waits, [500], 'one wait reported per pause')
 
-  const stuck = new QueueBackpressure({ depth: async () => 1000, highWater: 100, pollMs: 1, cacheMs: 0 })
+  const stuck = new QueueBackpressure({ depth: async () => 1000, highWater: 100, pollMs: 1 })
   assert.equal(
     await stuck.room(
       () => false,
@@ -49,17 +48,12 @@ test('room: at once under the mark; over it, waits (heartbeating) until the dept
   )
 })
 
-test('room: a recent depth under the mark is reused; a failed read does not hold the router', async () => {
-  let reads = 0
-  let t = 0
+test('room: a failed depth read does not hold the router (the enqueue itself fails and is retried)', async () => {
   const bp = new QueueBackpressure({
     depth: async () => {
-      reads++
       throw new Error('queue Redis down')
     },
     highWater: 100,
-    cacheMs: 250,
-    now: () => t,
   })
   assert.equal(
     await bp.room(
@@ -68,19 +62,4 @@ test('room: a recent depth under the mark is reused; a failed read does not hold
     ),
     true,
   )
-  t = 100
-  assert.equal(
-    await bp.room(
-      () => true,
-      async () => {},
-    ),
-    true,
-  )
-  assert.equal(reads, 1, 'reused within cacheMs')
-  t = 300
-  await bp.room(
-    () => true,
-    async () => {},
-  )
-  assert.equal(reads, 2)
 })

@@ -20,16 +20,11 @@ export interface QueueBackpressureOptions {
   highWater: number
   /** How often the depth is read again while waiting. @default 500 */
   pollMs?: number
-  /** A depth read is reused this long while under the mark (one read per chunk is too many). @default 250 */
-  cacheMs?: number
   onWait?: (depth: number) => void
-  now?: () => number
 }
 
 export class QueueBackpressure {
   readonly #o: QueueBackpressureOptions
-  #readAtMs = Number.NEGATIVE_INFINITY
-  #depth = 0
 
   constructor(options: QueueBackpressureOptions) {
     this.#o = options
@@ -41,14 +36,13 @@ export class QueueBackpressure {
    * A failed depth read does not hold the router: the enqueue itself will fail and be retried.
    */
   async room(keepGoing: () => boolean, whileWaiting: () => Promise<void>): Promise<boolean> {
-    const now = this.#o.now ?? Date.now
-    if (now() - this.#readAtMs < (this.#o.cacheMs ?? 250) && this.#depth <= this.#o.highWater) return true
+    // Read for every chunk (four counts, one round trip each, against a chunk's insert and
+    // addBulk): a depth reused for even 250 ms let three more chunks past the mark in a test.
     let waited = false
     for (;;) {
-      this.#depth = await this.#o.depth().catch(() => 0)
-      this.#readAtMs = now()
-      if (this.#depth <= this.#o.highWater) return true
-      if (!waited) this.#o.onWait?.(this.#depth)
+      const depth = await this.#o.depth().catch(() => 0)
+      if (depth <= this.#o.highWater) return true
+      if (!waited) this.#o.onWait?.(depth)
       waited = true
       await sleep(this.#o.pollMs ?? 500)
       await whileWaiting()
