@@ -1,4 +1,5 @@
 /** Argument checks shared by the bench CLIs: a bad flag exits 2 with one line naming it. */
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
 
 export function failWith(prefix: string): (message: string) => never {
   return (message) => {
@@ -19,4 +20,38 @@ export function positiveFlag(
     fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`)
   }
   return value
+}
+
+/**
+ * A bench CLI's flags (declare `help: { type: 'boolean', short: 'h' }` among them): `--help`
+ * prints `usage` and exits 0; an unknown or malformed flag prints one line naming it and the
+ * usage, and exits 2 (not a stack trace). `positive(name)` reads a flag as a positive integer the
+ * same way.
+ */
+export function parseBenchCli<const O extends ParseArgsOptionsConfig>(
+  options: O,
+  usage: string,
+  args: string[] = process.argv.slice(2),
+) {
+  const run = () => parseArgs({ args, options })
+  let parsed: ReturnType<typeof run>
+  try {
+    parsed = run()
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`)
+    return process.exit(2)
+  }
+  const raw = parsed.values as Record<string, string | boolean | string[] | undefined>
+  if (raw.help === true) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
+  }
+  const fail = (message: string): never => {
+    process.stderr.write(`${message}\n${usage}\n`)
+    return process.exit(2)
+  }
+  return {
+    values: parsed.values,
+    positive: (name: string): number => positiveFlag(fail, name, raw[name] as string | undefined),
+  }
 }

@@ -4,6 +4,7 @@
 // Percentiles, the Prometheus parser and the k6 runner are @faultline/measure's.
 
 export { type Child, startChild, stopChild, waitForHttp } from './children.ts'
+export { failWith, parseBenchCli, positiveFlag } from './cli-args.ts'
 export { type K6Sample, parseK6Csv, parseK6Timestamp, streamK6Csv } from './k6-csv.ts'
 export {
   defaultKneeCriteria,
@@ -42,6 +43,12 @@ export {
   startHello,
   startNodeSystem,
 } from './servers.ts'
+export {
+  runWithSystem,
+  type ServiceProcessSpec,
+  startServiceProcess,
+  type WithSystemSpec,
+} from './service-process.ts'
 export { planSteps, StepAggregator, type StepPlan, type StepStats } from './steps.ts'
 export {
   type BenchTarget,

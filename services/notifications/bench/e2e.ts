@@ -28,8 +28,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { linkLatest, machineInfo, machineLine, resultsDir, writeJson } from '@faultline/bench'
+import { linkLatest, machineInfo, machineLine, parseBenchCli, resultsDir, writeJson } from '@faultline/bench'
 import { directEnv } from '@faultline/infra'
 import { createPgPool, createRedis } from '@faultline/kit/clients'
 import { benchIsolationEnv, seedRecipients, startNotifications } from '../src/bench-target.ts'
@@ -57,8 +56,9 @@ About 2 minutes with the defaults.
   --out DIR               results root (default <repo>/results)
   -h, --help`
 
-const { values } = parseArgs({
-  options: {
+// An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
+const { values, positive } = parseBenchCli(
+  {
     notifications: { type: 'string', default: '3000' },
     channels: { type: 'string', default: 'email,sms,push' },
     concurrency: { type: 'string', default: '32' },
@@ -71,40 +71,27 @@ const { values } = parseArgs({
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
-})
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${raw}\n${usage}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
+  usage,
+)
 const channels = (values.channels as string).split(',').map((c) => c.trim()) as Channel[]
 if (channels.length === 0 || channels.some((c) => !allChannels.includes(c) || c === 'webhook')) {
   process.stderr.write(`--channels: a list of email, sms, push, got ${values.channels}\n`)
   process.exit(2)
 }
-const notifications = positive('notifications', values.notifications)
+const notifications = positive('notifications')
 const args = {
   notifications,
   channels,
-  concurrency: positive('concurrency', values.concurrency),
-  ceilingJobs: positive(
-    'ceiling-jobs',
-    values['ceiling-jobs'] ?? String(Math.max(20_000, notifications * channels.length)),
-  ),
-  workerConcurrency: positive('worker-concurrency', values['worker-concurrency']),
-  recipients: positive('recipients', values.recipients),
-  rateSeconds: positive('rate-seconds', values['rate-seconds']),
-  timeoutMs: positive('timeout-s', values['timeout-s']) * 1000,
-  port: positive('port', values.port),
+  concurrency: positive('concurrency'),
+  ceilingJobs:
+    values['ceiling-jobs'] === undefined
+      ? Math.max(20_000, notifications * channels.length)
+      : positive('ceiling-jobs'),
+  workerConcurrency: positive('worker-concurrency'),
+  recipients: positive('recipients'),
+  rateSeconds: positive('rate-seconds'),
+  timeoutMs: positive('timeout-s') * 1000,
+  port: positive('port'),
 }
 
 const out = resultsDir('notifications', 'e2e', values.out)

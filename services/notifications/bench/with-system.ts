@@ -13,51 +13,7 @@
  * Options before `--`: --port N (default 3344), --env NAME=VALUE (repeatable; to every process),
  * --logs DIR (default results/notifications/with-system/<time>). Exits with the command's code.
  */
-import { spawn } from 'node:child_process'
-import { parseArgs } from 'node:util'
-import { resultsDir } from '@faultline/bench'
+import { runWithSystem } from '@faultline/bench'
 import { startNotifications } from '../src/bench-target.ts'
 
-const split = process.argv.indexOf('--')
-if (split < 0 || split === process.argv.length - 1) {
-  process.stderr.write('usage: with-system.ts [--port N] [--env NAME=VALUE]… -- <command> [args…]\n')
-  process.exit(2)
-}
-const { values } = parseArgs({
-  args: process.argv.slice(2, split),
-  options: {
-    port: { type: 'string', default: '3344' },
-    env: { type: 'string', multiple: true, default: [] },
-    logs: { type: 'string' },
-  },
-})
-const extraEnv: Record<string, string> = {}
-for (const pair of values.env as string[]) {
-  const eq = pair.indexOf('=')
-  if (eq < 1) {
-    process.stderr.write(`--env ${pair}: expected NAME=VALUE\n`)
-    process.exit(2)
-  }
-  extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1)
-}
-const [command, ...args] = process.argv.slice(split + 1) as [string, ...string[]]
-const logDir = values.logs ?? resultsDir('notifications', 'with-system')
-const sys = await startNotifications(
-  { port: Number(values.port), logDir, env: { LOG_LEVEL: 'warn' } },
-  extraEnv,
-)
-process.stderr.write(`notifications up at ${sys.baseUrl} (logs in ${logDir}); running ${command}\n`)
-let code = 1
-try {
-  code = await new Promise<number>((resolve) => {
-    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, BASE_URL: sys.baseUrl } })
-    child.once('exit', (c) => resolve(c ?? 1))
-    child.once('error', (err) => {
-      process.stderr.write(`${command}: ${err.message}\n`)
-      resolve(1)
-    })
-  })
-} finally {
-  await sys.stop()
-}
-process.exit(code)
+await runWithSystem({ system: 'notifications', defaultPort: 3344, start: startNotifications })

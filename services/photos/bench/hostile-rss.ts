@@ -23,13 +23,13 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
 import {
   linkLatest,
   machineInfo,
   machineLine,
   markdownTable,
   num,
+  parseBenchCli,
   resultsDir,
   writeJson,
 } from '@faultline/bench'
@@ -52,41 +52,21 @@ the infra lock. About a minute with the defaults.
   -h, --help`
 
 // An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        rounds: { type: 'string', default: '3' },
-        'cap-mb': { type: 'string', default: '1024' },
-        'timeout-s': { type: 'string', default: '120' },
-        port: { type: 'string', default: '3363' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${usage}\n`)
-    return process.exit(2)
-  }
-})()
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${raw}\n${usage}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
-const rounds = positive('rounds', values.rounds)
-const capBytes = positive('cap-mb', values['cap-mb']) * 2 ** 20
-const timeoutMs = positive('timeout-s', values['timeout-s']) * 1000
-const port = positive('port', values.port)
+const { values, positive } = parseBenchCli(
+  {
+    rounds: { type: 'string', default: '3' },
+    'cap-mb': { type: 'string', default: '1024' },
+    'timeout-s': { type: 'string', default: '120' },
+    port: { type: 'string', default: '3363' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  usage,
+)
+const rounds = positive('rounds')
+const capBytes = positive('cap-mb') * 2 ** 20
+const timeoutMs = positive('timeout-s') * 1000
+const port = positive('port')
 const MiB = 2 ** 20
 
 interface CorpusFile {

@@ -14,8 +14,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { linkLatest, machineInfo, machineLine, resultsDir, writeJson } from '@faultline/bench'
+import { linkLatest, machineInfo, machineLine, parseBenchCli, resultsDir, writeJson } from '@faultline/bench'
 import sharp from 'sharp'
 import * as corpus from '../test/corpus/corpus.ts'
 import { renderProcessingReport } from './processing-report.ts'
@@ -40,39 +39,19 @@ lock. About a minute with the defaults.
   -h, --help`
 
 // An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        count: { type: 'string', default: '40' },
-        concurrency: { type: 'string', default: '2' },
-        image: { type: 'string', default: '12mp' },
-        'timeout-s': { type: 'string', default: '300' },
-        port: { type: 'string', default: '3361' },
-        profile: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${usage}\n`)
-    return process.exit(2)
-  }
-})()
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${raw}\n${usage}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
+const { values, positive } = parseBenchCli(
+  {
+    count: { type: 'string', default: '40' },
+    concurrency: { type: 'string', default: '2' },
+    image: { type: 'string', default: '12mp' },
+    'timeout-s': { type: 'string', default: '300' },
+    port: { type: 'string', default: '3361' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  usage,
+)
 const images: Record<string, () => Promise<Buffer>> = {
   '12mp': corpus.jpeg12Megapixels,
   '800x600': corpus.plainJpeg,
@@ -82,10 +61,10 @@ if (makeImage === undefined) {
   process.stderr.write(`--image must be one of ${Object.keys(images).join(', ')}, got ${values.image}\n`)
   process.exit(2)
 }
-const count = positive('count', values.count)
-const concurrency = positive('concurrency', values.concurrency)
-const timeoutMs = positive('timeout-s', values['timeout-s']) * 1000
-const port = positive('port', values.port)
+const count = positive('count')
+const concurrency = positive('concurrency')
+const timeoutMs = positive('timeout-s') * 1000
+const port = positive('port')
 const target = 0.8
 
 const out = resultsDir('photos', 'processing', values.out)

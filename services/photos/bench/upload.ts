@@ -19,13 +19,13 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import {
   linkLatest,
   machineInfo,
   machineLine,
   markdownTable,
   num,
+  parseBenchCli,
   resultsDir,
   writeJson,
 } from '@faultline/bench'
@@ -60,43 +60,23 @@ run it under the infra lock. About 20 s with the defaults.
   -h, --help`
 
 // An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        rounds: { type: 'string', default: '10' },
-        concurrency: { type: 'string', default: '1' },
-        'size-mb': { type: 'string', default: '10' },
-        port: { type: 'string', default: '3362' },
-        profile: { type: 'boolean', default: false },
-        diagnose: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${usage}\n`)
-    return process.exit(2)
-  }
-})()
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${raw}\n${usage}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
-const rounds = positive('rounds', values.rounds)
-const concurrency = positive('concurrency', values.concurrency)
-const sizeBytes = positive('size-mb', values['size-mb']) * 1_000_000
-const port = positive('port', values.port)
+const { values, positive } = parseBenchCli(
+  {
+    rounds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '1' },
+    'size-mb': { type: 'string', default: '10' },
+    port: { type: 'string', default: '3362' },
+    profile: { type: 'boolean', default: false },
+    diagnose: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  usage,
+)
+const rounds = positive('rounds')
+const concurrency = positive('concurrency')
+const sizeBytes = positive('size-mb') * 1_000_000
+const port = positive('port')
 const target = 0.8
 
 const out = resultsDir('photos', 'upload', values.out)

@@ -15,65 +15,27 @@
  * --logs DIR (default results/photos/with-system/<time>). Prints the lanes' backlog every 5 s
  * while it changes (stderr). Exits with the command's code.
  */
-import { spawn } from 'node:child_process'
-import { parseArgs } from 'node:util'
-import { resultsDir } from '@faultline/bench'
+import { runWithSystem } from '@faultline/bench'
 import { startPhotos } from '../src/bench-target.ts'
 
-const split = process.argv.indexOf('--')
-if (split < 0 || split === process.argv.length - 1) {
-  process.stderr.write('usage: with-system.ts [--port N] [--env NAME=VALUE]… -- <command> [args…]\n')
-  process.exit(2)
-}
-const { values } = parseArgs({
-  args: process.argv.slice(2, split),
-  options: {
-    port: { type: 'string', default: '3354' },
-    env: { type: 'string', multiple: true, default: [] },
-    logs: { type: 'string' },
+await runWithSystem({
+  system: 'photos',
+  defaultPort: 3354,
+  start: startPhotos,
+  // The lanes' backlog every 5 s while it changes (what a load test cannot see through the API:
+  // how far behind the worker is, and how far a backfill got).
+  watch: (sys) => {
+    let last = ''
+    const timer = setInterval(() => {
+      void sys.queueState().then(
+        (q) => {
+          const line = `queues: new ${q.waiting.new} waiting + ${q.active.new} active (oldest ${q.oldestNewWaitS.toFixed(1)} s), backfill ${q.waiting.backfill} waiting + ${q.active.backfill} active`
+          if (line !== last) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
+          last = line
+        },
+        () => {},
+      )
+    }, 5000)
+    return () => clearInterval(timer)
   },
 })
-const extraEnv: Record<string, string> = {}
-for (const pair of values.env as string[]) {
-  const eq = pair.indexOf('=')
-  if (eq < 1) {
-    process.stderr.write(`--env ${pair}: expected NAME=VALUE\n`)
-    process.exit(2)
-  }
-  extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1)
-}
-const [command, ...args] = process.argv.slice(split + 1) as [string, ...string[]]
-const logDir = values.logs ?? resultsDir('photos', 'with-system')
-const sys = await startPhotos({ port: Number(values.port), logDir, env: { LOG_LEVEL: 'warn' } }, extraEnv)
-process.stderr.write(`photos up at ${sys.baseUrl} (logs in ${logDir}); running ${command}\n`)
-// Interrupted (Ctrl-C, a timeout): the system is stopped and its state removed all the same.
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => void sys.stop().finally(() => process.exit(130)))
-// The lanes' backlog every 5 s while it changes (what a load test cannot see through the API:
-// how far behind the worker is, and how far a backfill got).
-let last = ''
-const watch = setInterval(() => {
-  void sys.queueState().then(
-    (q) => {
-      const line = `queues: new ${q.waiting.new} waiting + ${q.active.new} active (oldest ${q.oldestNewWaitS.toFixed(1)} s), backfill ${q.waiting.backfill} waiting + ${q.active.backfill} active`
-      if (line !== last) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
-      last = line
-    },
-    () => {},
-  )
-}, 5000)
-let code = 1
-try {
-  code = await new Promise<number>((resolve) => {
-    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, BASE_URL: sys.baseUrl } })
-    child.once('exit', (c) => resolve(c ?? 1))
-    child.once('error', (err) => {
-      process.stderr.write(`${command}: ${err.message}\n`)
-      resolve(1)
-    })
-  })
-} finally {
-  clearInterval(watch)
-  await sys.stop()
-}
-process.exit(code)

@@ -24,11 +24,10 @@ import {
   named,
   type RunningSystem,
   type StartSystemOptions,
-  startChild,
+  startServiceProcess,
   stopChild,
-  waitForHttp,
 } from '@faultline/bench'
-import { directEnv, freePort, repoRoot } from '@faultline/infra'
+import { directEnv, repoRoot } from '@faultline/infra'
 import { Queue } from 'bullmq'
 import pg from 'pg'
 import { loadConfig } from './config.ts'
@@ -96,33 +95,25 @@ export interface QueueState {
 }
 
 /** One process of the system on a free (or given) loopback port, once its /readyz answers. */
-async function startProcess(
+function startProcess(
   entry: string,
   name: string,
   env: Record<string, string>,
   options: StartSystemOptions,
   port?: number,
 ): Promise<{ child: Child; url: string }> {
-  const listen = port ?? (await freePort())
-  const url = `http://127.0.0.1:${listen}`
-  const child = startChild({
-    name,
-    command: process.execPath,
-    args: [join(serviceDir, 'src', entry)],
-    // The instance id ends like …bench-<pid>, so the sampler's pg_stat_activity pattern counts
-    // these connections as this run's.
-    env: { HOST: '127.0.0.1', PORT: String(listen), ...env, INSTANCE_ID: `${name}-bench-${process.pid}` },
-    cwd: repoRoot,
-    logFile: join(options.logDir, `${name}.log`),
-    ...(options.cpus ? { cpus: options.cpus } : {}),
-  })
-  try {
-    await waitForHttp(`${url}/readyz`, { child, timeoutMs: options.startTimeoutMs ?? 60_000 })
-  } catch (err) {
-    await stopChild(child)
-    throw err
-  }
-  return { child, url }
+  return startServiceProcess(
+    {
+      repoRoot,
+      serviceDir,
+      entry,
+      name,
+      env,
+      ...(port === undefined ? {} : { port }),
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    },
+    options,
+  )
 }
 
 /**

@@ -15,7 +15,7 @@ import { PhotoRepository } from './repositories/photos.ts'
 import { UploadRepository } from './repositories/uploads.ts'
 import { presignedVariantUrls, proxiedVariantUrls } from './routes/views.ts'
 import { createStorage } from './storage/index.ts'
-import { createS3, type S3Client } from './storage/s3-client.ts'
+import { createS3, type S3Client, s3ClientOptionsOf } from './storage/s3-client.ts'
 import { createTusDeps } from './tus/index.ts'
 
 export interface PhotoClients {
@@ -37,12 +37,7 @@ export function photoStorage(config: Config, s3: S3Client, mitigations: Mitigati
     ...(config.s3.publicEndpoint === config.s3.endpoint
       ? {}
       : {
-          signer: createS3({
-            endpoint: config.s3.publicEndpoint,
-            region: config.s3.region,
-            accessKeyId: config.s3.accessKeyId,
-            secretAccessKey: config.s3.secretAccessKey,
-          }),
+          signer: createS3(s3ClientOptionsOf(config.s3, config.s3.publicEndpoint)),
         }),
   })
   return { gate, store: objects, uploads }

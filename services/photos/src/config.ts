@@ -67,7 +67,15 @@ export const configSchema = Type.Object({
     description:
       'S3 endpoint put in presigned URLs, when clients reach S3 at another address than the services (compose: http://localhost:<port>); default S3_ENDPOINT',
   }),
-  S3_TIMEOUT_MS: int(5000, 1, 'an S3 request (one part of a multipart upload) slower than this fails'),
+  S3_TIMEOUT_MS: int(
+    5000,
+    1,
+    'an S3 request that sends or receives nothing for this long fails (a hung S3); a whole part may take longer',
+  ),
+  S3_UNSIGNED_PAYLOAD: envBoolean(
+    true,
+    'sign requests without hashing their bodies (x-amz-content-sha256: UNSIGNED-PAYLOAD): the system already hashes every upload end to end; use TLS or a private network to S3',
+  ),
   MAX_UPLOAD_BYTES: int(
     50 * MiB,
     1,
@@ -159,7 +167,9 @@ export interface Config extends ProcessSettings {
     accessKeyId: string
     secretAccessKey: string
     bucket: string
+    /** S3_TIMEOUT_MS: the clients' idle timeout. */
     timeoutMs: number
+    unsignedPayload: boolean
   }
   /** The processor's limits (src/processor/limits.ts); maxBytes is also the upload limit. */
   limits: ProcessingLimits
@@ -207,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
       secretAccessKey: e.S3_SECRET_KEY,
       bucket: e.S3_BUCKET,
       timeoutMs: e.S3_TIMEOUT_MS,
+      unsignedPayload: e.S3_UNSIGNED_PAYLOAD,
     },
     limits: {
       maxBytes: e.MAX_UPLOAD_BYTES,

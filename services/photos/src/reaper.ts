@@ -18,7 +18,7 @@ import { Keys } from './keys.ts'
 import { createMitigationState } from './mitigations.ts'
 import { reapOnce } from './reaper/reap.ts'
 import { PhotoRepository } from './repositories/photos.ts'
-import { createS3 } from './storage/s3-client.ts'
+import { createS3, s3ClientOptionsOf } from './storage/s3-client.ts'
 
 async function main(config: Config): Promise<void> {
   const log = createLogger({ name: 'photos-reaper', level: config.logLevel }).child({
@@ -32,12 +32,7 @@ async function main(config: Config): Promise<void> {
     applicationName: `photos-reaper-${config.instanceId}`,
     log,
   })
-  const s3 = createS3({
-    endpoint: config.s3.endpoint,
-    region: config.s3.region,
-    accessKeyId: config.s3.accessKeyId,
-    secretAccessKey: config.s3.secretAccessKey,
-  })
+  const s3 = createS3(s3ClientOptionsOf(config.s3))
   const mitigations = createMitigationState(config.mitigations)
   const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
   const { gate, store, uploads } = photoStorage(config, s3, mitigations)

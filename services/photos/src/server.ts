@@ -15,7 +15,7 @@ import { ensureBucket } from './bucket.ts'
 import { createPhotosApi } from './components.ts'
 import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
-import { createS3 } from './storage/s3-client.ts'
+import { createS3, s3ClientOptionsOf } from './storage/s3-client.ts'
 
 async function main(config: Config): Promise<void> {
   const log = createLogger({ name: 'photos-api', level: config.logLevel }).child({
@@ -30,12 +30,7 @@ async function main(config: Config): Promise<void> {
     log,
   })
   if (config.migrateOnStart) await runMigrations({ pool, schema: config.dbSchema, log })
-  const s3 = createS3({
-    endpoint: config.s3.endpoint,
-    region: config.s3.region,
-    accessKeyId: config.s3.accessKeyId,
-    secretAccessKey: config.s3.secretAccessKey,
-  })
+  const s3 = createS3(s3ClientOptionsOf(config.s3))
   await ensureBucket(s3, config.s3.bucket)
   // Subscribe mode only (SSE); no command timeout: a subscriber waits for messages by design.
   const subscriber = createRedis(config.redisUrl, { name: `photos-api-sub-${config.instanceId}`, log })

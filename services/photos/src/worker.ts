@@ -15,7 +15,7 @@ import { runWorker } from '@faultline/kit/worker'
 import { ensureBucket } from './bucket.ts'
 import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
-import { createS3 } from './storage/s3-client.ts'
+import { createS3, s3ClientOptionsOf } from './storage/s3-client.ts'
 import { createPhotoWorker } from './worker/components.ts'
 
 async function main(config: Config): Promise<void> {
@@ -35,12 +35,7 @@ async function main(config: Config): Promise<void> {
     commandTimeoutMs: config.redisCommandTimeoutMs,
     log,
   })
-  const s3 = createS3({
-    endpoint: config.s3.endpoint,
-    region: config.s3.region,
-    accessKeyId: config.s3.accessKeyId,
-    secretAccessKey: config.s3.secretAccessKey,
-  })
+  const s3 = createS3(s3ClientOptionsOf(config.s3))
   const metrics = createMetrics({ defaultLabels: { service: 'photos-worker', instance: config.instanceId } })
   metrics.observePgPool(pool, 'primary')
   const worker = createPhotoWorker(config, { pool, redis, s3, metrics, log })

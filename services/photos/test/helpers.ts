@@ -33,7 +33,7 @@ import { type Config, loadConfig } from '../src/config.ts'
 import { runMigrations } from '../src/migrate.ts'
 import type { Mitigations } from '../src/mitigations.ts'
 import type { PhotoView } from '../src/routes/views.ts'
-import { createS3 } from '../src/storage/s3-client.ts'
+import { createS3, s3ClientOptionsOf } from '../src/storage/s3-client.ts'
 import { createPhotoWorker } from '../src/worker/components.ts'
 
 export const silentLog = {
@@ -90,11 +90,8 @@ export async function photosHarness(
     LOG_LEVEL: 'silent',
   }
   const base = loadConfig(env)
-  const s3 = createS3({
-    endpoint: base.s3.endpoint,
-    accessKeyId: base.s3.accessKeyId,
-    secretAccessKey: base.s3.secretAccessKey,
-  })
+  // The processes' own client settings (unsigned payloads, S3_TIMEOUT_MS), so tests cover them.
+  const s3 = createS3(s3ClientOptionsOf(base.s3))
   await ensureBucket(s3, bucket)
   infra.defer(async () => {
     await emptyBucket(s3, bucket).catch(() => {})

@@ -43,6 +43,29 @@ export interface S3ClientOptions {
   unsignedPayload?: boolean
 }
 
+/** The settings of the photo system's S3 (config.s3). */
+export interface S3Settings {
+  endpoint: string
+  region: string
+  accessKeyId: string
+  secretAccessKey: string
+  /** S3_TIMEOUT_MS: the idle timeout. */
+  timeoutMs: number
+  unsignedPayload: boolean
+}
+
+/** The client options of every process (and of the tus store's own client), from the config's `s3`. */
+export function s3ClientOptionsOf(s3: S3Settings, endpoint = s3.endpoint): S3ClientOptions {
+  return {
+    endpoint,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    idleTimeoutMs: s3.timeoutMs,
+    unsignedPayload: s3.unsignedPayload,
+  }
+}
+
 const defaults = {
   region: 'us-east-1',
   connectTimeoutMs: 1000,

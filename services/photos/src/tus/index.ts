@@ -6,6 +6,7 @@ import { createRedis } from '@faultline/kit/clients'
 import type { Config } from '../config.ts'
 import type { Keys } from '../keys.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
+import { s3ClientOptionsOf } from '../storage/s3-client.ts'
 import type { S3Gate } from '../storage/s3-gate.ts'
 import type { AcceptDeps } from '../uploads/accept.ts'
 import { RedisLocker } from './redis-locker.ts'
@@ -28,13 +29,7 @@ export function createTusDeps(
     commandTimeoutMs: config.redisCommandTimeoutMs,
   })
   return {
-    s3: {
-      endpoint: config.s3.endpoint,
-      region: config.s3.region,
-      accessKeyId: config.s3.accessKeyId,
-      secretAccessKey: config.s3.secretAccessKey,
-      bucket: config.s3.bucket,
-    },
+    s3: { ...s3ClientOptionsOf(config.s3), bucket: config.s3.bucket },
     gate: parts.gate,
     store: parts.store,
     accept: parts.accept,
