@@ -202,7 +202,7 @@ function render(r: {
   const spread = (t: PathTotals) =>
     t.roundMBps.length > 0 ? `${num(Math.min(...t.roundMBps))}–${num(Math.max(...t.roundMBps))}` : '-'
   const what: Record<UploadPath, string> = {
-    api: 'POST /api/photos multipart → API streams to S3 (5 MiB parts, signed) → row + job → 201',
+    api: 'POST /api/photos multipart → API streams to S3 (5 MiB parts; payload signing per S3_UNSIGNED_PAYLOAD, default unsigned) → row + job → 201',
     'raw-signed': "PutObject from the bench, the service's S3 client (SigV4, payload hashed)",
     'raw-unsigned': 'PutObject from the bench, UNSIGNED-PAYLOAD',
     'store-5mib-signed': "diagnostic: the service's putStream from the bench, as the API configures it",

@@ -57,6 +57,7 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
   const mitigations = createMitigationState(config.mitigations)
   const keys = new Keys(config.redisKeyPrefix, config.queuePrefix)
   const metrics = createMetrics({ defaultLabels: { service: 'photos', instance: config.instanceId } })
+  metrics.observePgPool(clients.pool, 'primary')
   const photos = new PhotoRepository(clients.pool)
   const { gate, store, uploads } = photoStorage(config, clients.s3, mitigations)
   const queues = createQueues(config, keys, mitigations)
