@@ -34,7 +34,8 @@
  * rule's failure policy (fail-open) answers within the deadline, so clients see no error.
  *
  * Invariants (catalog): Redis attempts per decision ≤ 1.1 (naive ≈ 6); recovered — every second
- * from then to the end of the load has attempts per decision ≤ 1.1 and ≥ 95 % of decisions
+ * from then to the end of the load has attempts per decision ≤ 1.1, and ≥ 95 % of those seconds'
+ * decisions (together: one second of deadline misses on a stalled machine is not a storm) are
  * answered by Redis — within 30 s of the toxic's end (5 s in the 20 s CI variant); and, in both
  * modes, a healthy service before the toxic, which is what makes the naive failure a metastable
  * one rather than an overload.
@@ -86,8 +87,28 @@ function decisionSteps(ctx: RunContext): Step[] {
 }
 
 function healthy(step: Step): boolean {
-  const [a = 0, d = 0, g = 0] = step.growth
-  return d > 0 && a / d <= maxAttemptsPerDecision && g / d <= maxDegradedShare
+  return retriesCalm(step) && answeredByRedis([step])
+}
+
+/** A second without the storm's signature: at most 1.1 Redis attempts per decision. */
+function retriesCalm(step: Step): boolean {
+  const [a = 0, d = 0] = step.growth
+  return d > 0 && a / d <= maxAttemptsPerDecision
+}
+
+/**
+ * ≥ 95 % of these seconds' decisions answered by Redis, counted over them together: one second of
+ * deadline misses while the shared machine stalls (16 of 150 in a CI run, attempts per decision
+ * 1.0 throughout) is not a storm; the metastable naive degrades every decision of every second.
+ */
+function answeredByRedis(steps: readonly Step[]): boolean {
+  let d = 0
+  let g = 0
+  for (const step of steps) {
+    d += step.growth[1] ?? 0
+    g += step.growth[2] ?? 0
+  }
+  return d > 0 && g / d <= maxDegradedShare
 }
 
 function describeStep(step: Step): string {
@@ -117,7 +138,7 @@ function recovery(ctx: RunContext) {
   const after = steps.filter((s) => s.fromS >= endS - 0.5)
   if (after.length < 3)
     return { holds: false, observed: `only ${after.length} sampled seconds after the toxic` }
-  const at = recoveredAtS(steps, endS, healthy)
+  const at = recoveredAtS(steps, endS, retriesCalm, answeredByRedis)
   const last = after.at(-1) as Step
   if (at === undefined) {
     return {
@@ -200,7 +221,7 @@ export default defineExperiment({
     ),
     invariant(
       'recovered after the toxic',
-      `≤ 30 s after its end (CI: 5 s): every second from then on ≤ ${maxAttemptsPerDecision} attempts per decision, ≥ 95 % answered by Redis`,
+      `≤ 30 s after its end (CI: 5 s): every second from then on ≤ ${maxAttemptsPerDecision} attempts per decision, and ≥ 95 % of those seconds' decisions answered by Redis`,
       recovery,
       // The chart draws degraded decisions per second: naive they never stop after the toxic.
       { metric: degraded },

@@ -58,13 +58,16 @@ export function faultStartS(ctx: Pick<RunContext, 'events' | 'faults'>, fault: n
 
 /**
  * The first time from which every step is healthy to the end of the load, i.e. the system
- * recovered and stayed so; undefined when the last step is still unhealthy (it never recovered).
- * Only steps that begin at or after `fromS` are considered.
+ * recovered and stayed so — and from which the remaining steps taken together pass
+ * `healthyTogether` (a share over several seconds, which one noisy second cannot sink); undefined
+ * when the last step is still unhealthy (it never recovered). Only steps that begin at or after
+ * `fromS` are considered.
  */
 export function recoveredAtS(
   steps: readonly Step[],
   fromS: number,
   healthy: (s: Step) => boolean,
+  healthyTogether: (rest: readonly Step[]) => boolean = () => true,
 ): number | undefined {
   const after = steps.filter((s) => s.fromS >= fromS - 0.5)
   let recovered: number | undefined
@@ -72,5 +75,14 @@ export function recoveredAtS(
     if (!healthy(step)) recovered = undefined
     else recovered ??= step.fromS
   }
-  return recovered
+  // The earliest second from which every second is healthy and the rest, together, is too.
+  for (
+    let i = after.findIndex((s) => s.fromS === recovered);
+    recovered !== undefined && i < after.length;
+    i++
+  ) {
+    const step = after[i] as Step
+    if (healthyTogether(after.slice(i))) return step.fromS
+  }
+  return undefined
 }
