@@ -75,14 +75,11 @@ export function recoveredAtS(
     if (!healthy(step)) recovered = undefined
     else recovered ??= step.fromS
   }
+  if (recovered === undefined) return undefined
   // The earliest second from which every second is healthy and the rest, together, is too.
-  for (
-    let i = after.findIndex((s) => s.fromS === recovered);
-    recovered !== undefined && i < after.length;
-    i++
-  ) {
-    const step = after[i] as Step
-    if (healthyTogether(after.slice(i))) return step.fromS
+  const calm = after.slice(after.findIndex((s) => s.fromS === recovered))
+  for (const [i, step] of calm.entries()) {
+    if (healthyTogether(calm.slice(i))) return step.fromS
   }
   return undefined
 }

@@ -13,7 +13,6 @@ import {
   processSettings,
   queueRedisEnv,
   redisEnv,
-  type Static,
   Type,
 } from '@faultline/kit/config'
 import { type Mitigations, switches } from './mitigations.ts'
@@ -229,27 +228,31 @@ export interface Config extends ProcessSettings {
   mitigations: Mitigations
 }
 
-function knobIssues(e: Static<typeof configSchema>): ConfigIssue[] {
-  const parsed = parseProviderKnobs(e.PROVIDER_KNOBS, envList(e.PROVIDER_NAMES))
+function knobIssues(parsed: ReturnType<typeof parseProviderKnobs>): ConfigIssue[] {
   return 'problem' in parsed ? [{ name: 'PROVIDER_KNOBS', reason: parsed.problem }] : []
 }
 
 /** Reads and checks the environment once; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env, (e) => [
-    ...envList(e.WORKER_CHANNELS)
-      .filter((c) => !(channels as readonly string[]).includes(c))
-      .map((c) => ({
-        name: 'WORKER_CHANNELS',
-        reason: `unknown channel "${c}" (one of ${channels.join(', ')})`,
-      })),
-    ...knobIssues(e),
-  ])
+  // PROVIDER_KNOBS is parsed once, by the check, so that a bad value is listed with every other
+  // bad variable; the check keeps the knobs it parsed, and loadServiceEnv returns only when no
+  // check found a problem.
+  let providerKnobs: Record<string, Partial<Knobs>> = {}
+  const { env: e, mitigations } = loadServiceEnv(configSchema, switches, env, (e) => {
+    const parsed = parseProviderKnobs(e.PROVIDER_KNOBS, envList(e.PROVIDER_NAMES))
+    if ('knobs' in parsed) providerKnobs = parsed.knobs
+    return [
+      ...envList(e.WORKER_CHANNELS)
+        .filter((c) => !(channels as readonly string[]).includes(c))
+        .map((c) => ({
+          name: 'WORKER_CHANNELS',
+          reason: `unknown channel "${c}" (one of ${channels.join(', ')})`,
+        })),
+      ...knobIssues(parsed),
+    ]
+  })
   const workerChannels = envList(e.WORKER_CHANNELS)
   const providerNames = envList(e.PROVIDER_NAMES)
-  const providerKnobs = parseProviderKnobs(e.PROVIDER_KNOBS, providerNames)
-  if ('problem' in providerKnobs)
-    throw new ConfigError([{ name: 'PROVIDER_KNOBS', reason: providerKnobs.problem }])
   return {
     ...processSettings(e),
     databaseUrl: e.DATABASE_URL,
@@ -303,7 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     deadLetterAlertS: e.DEAD_LETTER_ALERT_S,
     providerNames,
-    providerKnobs: providerKnobs.knobs,
+    providerKnobs,
     mitigations,
   }
 }

@@ -8,7 +8,7 @@ import { createKafka, disconnectProducer, getProducer } from '@faultline/kit/cli
 import { channelQueues } from '../src/queue/queues.ts'
 import { RecipientRepository } from '../src/repositories/recipients.ts'
 import type { NotificationEvent } from '../src/types.ts'
-import { notificationsHarness, silentLog } from './harness.ts'
+import { type NotificationsHarness, notificationsHarness, silentLog } from './harness.ts'
 import { eventually, get, recipient, spawnProcess } from './router-helpers.ts'
 
 test(
@@ -111,39 +111,7 @@ test(
     })
     const queues = channelQueues(h.queueRedis(), h.prefix)
     h.infra.defer(() => queues.close())
-    const recipients = new RecipientRepository(h.db)
-    for (let i = 0; i < 10; i++) await recipients.put(recipient(`r-kill-${i}`))
-    // The backlog: notifications written as the API writes them, their events on the topic.
-    const { rows } = await h.db.query<{ event: NotificationEvent }>(
-      `WITH n AS (
-       INSERT INTO notifications (recipient_id, template, data, category, priority, expires_at)
-       SELECT 'r-kill-' || (g % 10), 'otp', '{"code": "1"}', 'security', 'normal', now() + interval '1 hour'
-       FROM generate_series(1, $1) AS g
-       RETURNING *
-     )
-     SELECT jsonb_build_object('type', 'notification_accepted', 'notification', jsonb_build_object(
-       'id', id, 'recipientId', recipient_id, 'template', template, 'data', data, 'channels', channels,
-       'category', category, 'priority', priority, 'createdAt', created_at, 'expiresAt', expires_at)) AS event
-     FROM n`,
-      [total],
-    )
-    const kafka = createKafka({
-      brokers: h.config().kafkaBrokers,
-      clientId: `router-kill-${randomUUID()}`,
-      log: silentLog,
-    })
-    h.infra.defer(() => disconnectProducer(kafka))
-    const producer = await getProducer(kafka)
-    await producer.send({
-      topic: h.topic as string,
-      acks: -1,
-      messages: rows.map((r) => ({ key: r.event.notification.recipientId, value: JSON.stringify(r.event) })),
-    })
-    const routed = async () =>
-      Number(
-        (await h.db.query<{ n: string }>('SELECT count(DISTINCT notification_id) AS n FROM deliveries'))
-          .rows[0]?.n,
-      )
+    const routed = await backlog(h, 'r-kill-', total)
 
     const first = await spawnProcess(h, '../src/router.ts')
     await eventually('the first router routed something', async () => (await routed()) > 0, first.why)
@@ -185,37 +153,7 @@ test(
     })
     const queues = channelQueues(h.queueRedis(), h.prefix)
     h.infra.defer(() => queues.close())
-    const recipients = new RecipientRepository(h.db)
-    for (let i = 0; i < 10; i++) await recipients.put(recipient(`r-bp-${i}`))
-    const { rows } = await h.db.query<{ event: NotificationEvent }>(
-      `WITH n AS (
-       INSERT INTO notifications (recipient_id, template, data, category, priority, expires_at)
-       SELECT 'r-bp-' || (g % 10), 'otp', '{"code": "1"}', 'security', 'normal', now() + interval '1 hour'
-       FROM generate_series(1, $1) AS g
-       RETURNING *
-     )
-     SELECT jsonb_build_object('type', 'notification_accepted', 'notification', jsonb_build_object(
-       'id', id, 'recipientId', recipient_id, 'template', template, 'data', data, 'channels', channels,
-       'category', category, 'priority', priority, 'createdAt', created_at, 'expiresAt', expires_at)) AS event
-     FROM n`,
-      [total],
-    )
-    const kafka = createKafka({
-      brokers: h.config().kafkaBrokers,
-      clientId: `router-bp-${randomUUID()}`,
-      log: silentLog,
-    })
-    h.infra.defer(() => disconnectProducer(kafka))
-    await (await getProducer(kafka)).send({
-      topic: h.topic as string,
-      acks: -1,
-      messages: rows.map((r) => ({ key: r.event.notification.recipientId, value: JSON.stringify(r.event) })),
-    })
-    const routed = async () =>
-      Number(
-        (await h.db.query<{ n: string }>('SELECT count(DISTINCT notification_id) AS n FROM deliveries'))
-          .rows[0]?.n,
-      )
+    const routed = await backlog(h, 'r-bp-', total)
     const waits = async (base: string) =>
       Number(
         /notifications_router_backpressure_waits_total\{[^}]*\} (\d+)/.exec(
@@ -249,3 +187,43 @@ test(
     assert.equal(code, 0, router.why())
   },
 )
+
+/**
+ * A backlog waiting for a router: `total` notifications over ten recipients
+ * (`<recipientPrefix>0` … `<recipientPrefix>9`) written as the API writes them, and their events
+ * produced to the harness's topic. Returns `routed()`, how many of them have deliveries so far.
+ */
+async function backlog(
+  h: NotificationsHarness,
+  recipientPrefix: string,
+  total: number,
+): Promise<() => Promise<number>> {
+  const recipients = new RecipientRepository(h.db)
+  for (let i = 0; i < 10; i++) await recipients.put(recipient(`${recipientPrefix}${i}`))
+  const { rows } = await h.db.query<{ event: NotificationEvent }>(
+    `WITH n AS (
+       INSERT INTO notifications (recipient_id, template, data, category, priority, expires_at)
+       SELECT $2::text || (g % 10), 'otp', '{"code": "1"}', 'security', 'normal', now() + interval '1 hour'
+       FROM generate_series(1, $1) AS g
+       RETURNING *
+     )
+     SELECT jsonb_build_object('type', 'notification_accepted', 'notification', jsonb_build_object(
+       'id', id, 'recipientId', recipient_id, 'template', template, 'data', data, 'channels', channels,
+       'category', category, 'priority', priority, 'createdAt', created_at, 'expiresAt', expires_at)) AS event
+     FROM n`,
+    [total, recipientPrefix],
+  )
+  const kafka = createKafka({
+    brokers: h.config().kafkaBrokers,
+    clientId: `router-backlog-${randomUUID()}`,
+    log: silentLog,
+  })
+  h.infra.defer(() => disconnectProducer(kafka))
+  await (await getProducer(kafka)).send({
+    topic: h.topic as string,
+    acks: -1,
+    messages: rows.map((r) => ({ key: r.event.notification.recipientId, value: JSON.stringify(r.event) })),
+  })
+  const countRouted = 'SELECT count(DISTINCT notification_id) AS n FROM deliveries'
+  return async () => Number((await h.db.query<{ n: string }>(countRouted)).rows[0]?.n)
+}
