@@ -8,25 +8,41 @@ export function failWith(prefix: string): (message: string) => never {
   }
 }
 
-/** `raw` as a positive number (an integer unless `integer` is false), or `fail` naming the flag. */
+/**
+ * `raw` as a positive number (an integer unless `integer` is false) of at most `max`, or `fail`
+ * naming the flag.
+ */
 export function positiveFlag(
   fail: (message: string) => never,
   name: string,
   raw: string | undefined,
   integer = true,
+  max = Number.POSITIVE_INFINITY,
 ): number {
   const value = Number(raw)
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
     fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`)
   }
+  if (value > max) fail(`--${name} must be at most ${max}, got ${raw}`)
   return value
+}
+
+/** Repeated `--env NAME=VALUE` flags as an env object, or `fail` naming the malformed pair. */
+export function envPairs(fail: (message: string) => never, pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) fail(`--env ${pair}: expected NAME=VALUE`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
 }
 
 /**
  * A bench CLI's flags (declare `help: { type: 'boolean', short: 'h' }` among them): `--help`
  * prints `usage` and exits 0; an unknown or malformed flag prints one line naming it and the
- * usage, and exits 2 (not a stack trace). `positive(name)` reads a flag as a positive integer the
- * same way.
+ * usage, and exits 2 (not a stack trace). `positive(name, max?)` reads a flag as a positive
+ * integer the same way, `fail(message)` refuses any other value so.
  */
 export function parseBenchCli<const O extends ParseArgsOptionsConfig>(
   options: O,
@@ -52,6 +68,8 @@ export function parseBenchCli<const O extends ParseArgsOptionsConfig>(
   }
   return {
     values: parsed.values,
-    positive: (name: string): number => positiveFlag(fail, name, raw[name] as string | undefined),
+    positive: (name: string, max?: number): number =>
+      positiveFlag(fail, name, raw[name] as string | undefined, true, max),
+    fail,
   }
 }

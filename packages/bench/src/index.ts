@@ -4,7 +4,7 @@
 // Percentiles, the Prometheus parser and the k6 runner are @faultline/measure's.
 
 export { type Child, startChild, stopChild, waitForHttp } from './children.ts'
-export { failWith, parseBenchCli, positiveFlag } from './cli-args.ts'
+export { envPairs, failWith, parseBenchCli, positiveFlag } from './cli-args.ts'
 export { type K6Sample, parseK6Csv, parseK6Timestamp, streamK6Csv } from './k6-csv.ts'
 export {
   defaultKneeCriteria,
@@ -16,6 +16,15 @@ export {
 } from './knee-detect.ts'
 export { type MachineInfo, machineInfo, machineLine } from './machine.ts'
 export { openModelVus, type RunStats } from './open-model.ts'
+export {
+  cpuGroup,
+  cpuSecondsByGroup,
+  hostCpuJiffies,
+  type ProcEntry,
+  processCpuSeconds,
+  processRssBytes,
+  processTable,
+} from './proc.ts'
 export { linkLatest, markdownTable, ms, num, resultsDir, textTable, writeJson } from './report.ts'
 export {
   genericMetrics,

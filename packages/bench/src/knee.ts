@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     await sampler.start()
     // The seeding's side work (the shortener's clicks through Kafka to its worker) may still run.
     const settled = await sampler.settle(
-      ['api', 'worker', 'postgres', 'kafka', 'redis', 'other'],
+      ['api', 'worker', 'postgres', 'kafka', 'redis', 's3', 'other'],
       0.3,
       30_000,
     )
@@ -363,6 +363,7 @@ const genericHeaders = [
   'postgres',
   'kafka',
   'redis',
+  's3',
   'other',
   'machine',
   'redis ops/s',
@@ -410,6 +411,7 @@ function stepRows(steps: readonly StepStats[], knee: KneeResult, samples: readon
           num(groups.postgres, 2),
           num(groups.kafka, 2),
           num(mean.redisCpu, 2),
+          num(groups.s3, 2),
           num(groups.other, 2),
           pct(mean.hostCpu, 0),
           num(mean.redisOpsPerSec),
@@ -522,7 +524,7 @@ ${[
 
 ## Steps
 
-A plateau is sustained when p99 ≤ ${report.knee.criteria.p99Ms} ms, errors ≤ ${pct(report.knee.criteria.maxErrorRate, 1)} and goodput ≥ ${pct(report.knee.criteria.minAchievedRatio, 0)} of the target. CPU columns are mean cores over the plateau: "svc loop" is the API's event-loop thread, "redis" Redis's main thread, "postgres" all Postgres processes (primary and replica), "kafka" the broker's JVM, "other" every process that is not part of this run (another test on the same machine shows up here); "machine" is the share of all ${m.cores} cores busy.
+A plateau is sustained when p99 ≤ ${report.knee.criteria.p99Ms} ms, errors ≤ ${pct(report.knee.criteria.maxErrorRate, 1)} and goodput ≥ ${pct(report.knee.criteria.minAchievedRatio, 0)} of the target. CPU columns are mean cores over the plateau: "svc loop" is the API's event-loop thread, "redis" Redis's main thread, "postgres" all Postgres processes (primary and replica), "kafka" the broker's JVM, "s3" the S3 server (versitygw), "other" every process that is not part of this run (another test on the same machine shows up here); "machine" is the share of all ${m.cores} cores busy.
 
 ${markdownTable(
   tableHeaders(),

@@ -1,8 +1,8 @@
 /**
- * CPU time of processes and threads from Linux /proc, in seconds. A process's /proc/<pid>/stat
- * sums all its threads (Node's GC and libuv threads, k6's goroutine threads);
- * /proc/<pid>/task/<pid>/stat is the main thread alone — for Node, the event loop, the one
- * thread that runs JavaScript and so the one that saturates first.
+ * CPU time of processes and threads from Linux /proc, in seconds (and a process's resident
+ * memory, in bytes). A process's /proc/<pid>/stat sums all its threads (Node's GC and libuv
+ * threads, k6's goroutine threads); /proc/<pid>/task/<pid>/stat is the main thread alone — for
+ * Node, the event loop, the one thread that runs JavaScript and so the one that saturates first.
  */
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -102,15 +102,43 @@ export function processTable(): ProcEntry[] {
 
 /**
  * Which part of the system a process belongs to, for the CPU breakdown: the processes the bench
- * started are known by pid; the infrastructure by its command name (Kafka is the only JVM here);
- * everything else — another k6, another service, a test run in parallel — is `other`.
+ * started are known by pid; the infrastructure by its command name (Kafka is the only JVM here,
+ * S3 is versitygw); everything else — another k6, another service, a test run in parallel — is
+ * `other`.
  */
 export function cpuGroup(comm: string, pid: number, known: ReadonlyMap<number, string>): string {
   const name = known.get(pid)
   if (name !== undefined) return name
+  if (comm === 'versitygw') return 's3'
   if (comm === 'postgres') return 'postgres'
   if (comm === 'redis-server') return 'redis'
   if (comm === 'java') return 'kafka'
   if (comm.startsWith('toxiproxy')) return 'toxiproxy'
   return 'other'
+}
+
+/**
+ * CPU seconds of every process on the machine so far, summed by cpuGroup (`known`: pid → name of
+ * the processes the bench started). Two snapshots' difference says where a run's CPU went.
+ */
+export function cpuSecondsByGroup(known: ReadonlyMap<number, string>): Map<string, number> {
+  const groups = new Map<string, number>()
+  for (const p of processTable()) {
+    const group = cpuGroup(p.comm, p.pid, known)
+    groups.set(group, (groups.get(group) ?? 0) + p.cpuSeconds)
+  }
+  return groups
+}
+
+/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or undefined once it is gone. */
+export function processRssBytes(pid: number): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'))
+    const kb = line === undefined ? Number.NaN : Number(line.split(/\s+/)[1])
+    return Number.isFinite(kb) ? kb * 1024 : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     if (system.worker) sampler.watch('worker', system.worker.pid)
     await sampler.start()
     // 'other' too: a test someone runs on the same machine takes CPU from whichever run it overlaps.
-    const settleGroups = ['hello', bench.name, 'worker', 'postgres', 'kafka', 'redis', 'other']
+    const settleGroups = ['hello', bench.name, 'worker', 'postgres', 'kafka', 'redis', 's3', 'other']
 
     const systemPath = (code: string) => bench.path.replaceAll('{code}', code)
     const targets = {
@@ -381,7 +381,10 @@ async function main(): Promise<void> {
               machine: x.cpu.machine === null ? null : x.cpu.machine * machine.cores,
               server: x.cpu.serverProcess,
               ...Object.fromEntries(
-                ['k6', 'worker', 'postgres', 'kafka', 'redis', 'other'].map((g) => [g, x.cpuByGroup[g]]),
+                ['k6', 'worker', 'postgres', 'kafka', 'redis', 's3', 'other'].map((g) => [
+                  g,
+                  x.cpuByGroup[g],
+                ]),
               ),
             },
           })),
@@ -483,6 +486,7 @@ async function main(): Promise<void> {
       'postgres',
       'kafka',
       'redis',
+      's3',
       'other',
       'machine',
       ...bench.runCounters.map(([, header]) => header),
@@ -502,6 +506,7 @@ async function main(): Promise<void> {
       num(r.cpuByGroup.postgres, 2),
       num(r.cpuByGroup.kafka, 2),
       num(r.cpuByGroup.redis, 2),
+      num(r.cpuByGroup.s3, 2),
       num(r.cpuByGroup.other, 2),
       pct(r.cpu.machine, 0),
       ...bench.runCounters.map(([id]) => (r.counters ? num(r.counters[id] ?? null) : '-')),
@@ -545,7 +550,7 @@ ${verdict.map((v) => `- ${v}`).join('\n')}
 
 ${markdownTable(headers, rows)}
 
-CPU columns are mean cores over the measured part: "generator" is the load generator named in the run column, "server loop" is the server's main (event-loop) thread, "server proc" the whole server process, "worker" the system's background worker, "postgres" every Postgres process (primary and replica), "kafka" the broker's JVM, "other" every process not part of this run (another test on the machine shows up there); "machine" is the share of all cores busy. Each run waited for the previous run's background work to drain first (see bench.json \`settled\`).
+CPU columns are mean cores over the measured part: "generator" is the load generator named in the run column, "server loop" is the server's main (event-loop) thread, "server proc" the whole server process, "worker" the system's background worker, "postgres" every Postgres process (primary and replica), "kafka" the broker's JVM, "s3" the S3 server (versitygw), "other" every process not part of this run (another test on the machine shows up there); "machine" is the share of all cores busy. Each run waited for the previous run's background work to drain first (see bench.json \`settled\`).
 `
     writeFileSync(join(dir, 'bench.md'), md)
     linkLatest(dir)

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort } from '@faultline/infra'
 import { type Child, startChild, stopChild, waitForHttp } from './children.ts'
+import { envPairs } from './cli-args.ts'
 import { resultsDir } from './report.ts'
 import type { StartSystemOptions } from './target.ts'
 
@@ -90,15 +91,10 @@ export async function runWithSystem<S extends { baseUrl: string; stop(): Promise
       logs: { type: 'string' },
     },
   })
-  const extraEnv: Record<string, string> = {}
-  for (const pair of values.env as string[]) {
-    const eq = pair.indexOf('=')
-    if (eq < 1) {
-      process.stderr.write(`--env ${pair}: expected NAME=VALUE\n`)
-      process.exit(2)
-    }
-    extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
+  const extraEnv = envPairs((message) => {
+    process.stderr.write(`${message}\n`)
+    return process.exit(2)
+  }, values.env as string[])
   const [command, ...args] = argv.slice(split + 1) as [string, ...string[]]
   const logDir = values.logs ?? resultsDir(spec.system, 'with-system')
   const sys = await spec.start({ port: Number(values.port), logDir, env: { LOG_LEVEL: 'warn' } }, extraEnv)

@@ -71,28 +71,6 @@ export function directConnectionEnv(): Record<string, string> {
   }
 }
 
-/** One process of the system on a free (or given) loopback port, once its /readyz answers. */
-function startProcess(
-  entry: string,
-  name: string,
-  env: Record<string, string>,
-  options: StartSystemOptions,
-  port?: number,
-): Promise<{ child: Child; url: string }> {
-  return startServiceProcess(
-    {
-      repoRoot,
-      serviceDir,
-      entry,
-      name,
-      env,
-      ...(port === undefined ? {} : { port }),
-      startTimeoutMs: options.startTimeoutMs ?? 90_000,
-    },
-    options,
-  )
-}
-
 const entries: Record<PipelineRole | 'api', string> = {
   api: 'server.ts',
   providers: 'providers-server.ts',
@@ -130,21 +108,21 @@ export async function startNotifications(
   const stopAllStarted = async () => {
     for (const s of started) await stopChild(s.child)
   }
+  // What every process shares (each is waited for 90 s unless the options say otherwise).
+  const where = { repoRoot, serviceDir, env, startTimeoutMs: options.startTimeoutMs ?? 90_000 }
   // Every process started, also later (the soak's restarted workers), is stopped by stop().
   const startRole = async (role: PipelineRole, name: string = `notifications-${role}`) => {
-    const p = await startProcess(
-      entries[role],
-      name,
-      env,
-      options,
-      role === 'providers' ? providersPort : undefined,
-    )
+    const port = role === 'providers' ? providersPort : undefined
+    const p = await startServiceProcess({ ...where, entry: entries[role], name, port }, options)
     started.push(p)
     return p
   }
   try {
     const providers = await startRole('providers')
-    const api = await startProcess(entries.api, 'notifications-api', env, options, options.port)
+    const api = await startServiceProcess(
+      { ...where, entry: entries.api, name: 'notifications-api', port: options.port },
+      options,
+    )
     started.push(api)
     const roles = { providers } as Record<PipelineRole, { child: Child; url: string }>
     for (const role of ['relay', 'router', 'worker'] as const) {

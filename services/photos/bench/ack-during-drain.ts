@@ -27,25 +27,22 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
 import {
   deriveSamples,
+  envPairs,
   linkLatest,
-  type MachineInfo,
   machineInfo,
   machineLine,
-  markdownTable,
-  ms,
-  num,
-  type ResourceSample,
+  parseBenchCli,
   resultsDir,
   Sampler,
   writeJson,
 } from '@faultline/bench'
 import { repoRoot } from '@faultline/infra'
-import { type LatencySummary, summarizeLatency } from '@faultline/measure'
+import { summarizeLatency } from '@faultline/measure'
 import { inParallel } from '@faultline/resilience'
 import { type PhotoProcesses, type QueueState, startPhotos } from '../src/bench-target.ts'
+import { cpuInWindow, type DrainTrace, type ProbeResult, renderMarkdown } from './ack-drain-report.ts'
 
 const usage = `Usage: node services/photos/bench/ack-during-drain.ts [options]
 
@@ -67,13 +64,9 @@ under the infra lock. Up to 10 minutes with the defaults on 2 cores (the drain i
   --out DIR               results root (default <repo>/results)
   -h, --help`
 
-const fail = (message: string): never => {
-  process.stderr.write(`ack-during-drain: ${message}\n`)
-  process.exit(2)
-}
-
-const { values } = parseArgs({
-  options: {
+// An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
+const { values, positive, fail } = parseBenchCli(
+  {
     backlog: { type: 'string', default: '5000' },
     'probe-rate': { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '40' },
@@ -85,17 +78,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
-  allowPositionals: false,
-})
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-const positive = (name: keyof typeof values, max: number): number => {
-  const n = Number(values[name])
-  if (!Number.isInteger(n) || n < 1 || n > max) fail(`--${name} must be an integer from 1 to ${max}`)
-  return n
-}
+  usage,
+)
 const args = {
   backlog: positive('backlog', 50_000),
   probeRate: positive('probe-rate', 100),
@@ -104,18 +88,14 @@ const args = {
   seedConcurrency: positive('seed-concurrency', 64),
   port: positive('port', 65_535),
 }
-const extraEnv: Record<string, string> = {}
-for (const pair of values.env as string[]) {
-  const eq = pair.indexOf('=')
-  if (eq < 1) fail(`--env ${pair}: expected NAME=VALUE`)
-  extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1)
-}
-let image: Buffer
-try {
-  image = readFileSync(values.image as string)
-} catch (err) {
-  fail(`--image: ${(err as Error).message}`)
-}
+const extraEnv = envPairs(fail, values.env as string[])
+const image = (() => {
+  try {
+    return readFileSync(values.image as string)
+  } catch (err) {
+    return fail(`--image: ${(err as Error).message}`)
+  }
+})()
 
 const log = (line: string) => process.stderr.write(`ack-during-drain: ${line}\n`)
 const runTag = Date.now().toString(36)
@@ -139,16 +119,6 @@ async function uploadOnce(baseUrl: string, owner: string): Promise<{ status: num
   } catch {
     return { status: 0, ms: performance.now() - started }
   }
-}
-
-interface ProbeResult {
-  sent: number
-  acked: number
-  failed: number
-  /** Probes not sent because too many were still in flight (the API stalled). */
-  skipped: number
-  latency: LatencySummary
-  seconds: number
 }
 
 /**
@@ -195,26 +165,6 @@ async function probe(
 
 const queued = (q: QueueState) => q.waiting.new + q.active.new
 
-interface Window {
-  startMs: number
-  endMs: number
-}
-
-/** Mean cores per CPU group (api, api-main, worker, postgres, redis, other …) and machine busy share. */
-function cpuInWindow(samples: readonly ResourceSample[], w: Window): Record<string, number> {
-  const inside = samples.filter((s) => s.tMs > w.startMs && s.tMs <= w.endMs)
-  const sums: Record<string, number> = {}
-  const add = (key: string, v: number | null) => {
-    if (v !== null && Number.isFinite(v)) sums[key] = (sums[key] ?? 0) + v
-  }
-  for (const s of inside) {
-    for (const [group, cores] of Object.entries(s.cpuByGroup)) add(group, cores)
-    add('api event loop', s.serviceCpu)
-    add('machine busy', s.hostCpu)
-  }
-  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, inside.length)]))
-}
-
 /** Waits until the new lane is empty (at most `maxMs`). */
 async function waitEmpty(system: PhotoProcesses, maxMs: number): Promise<QueueState> {
   const deadline = Date.now() + maxMs
@@ -239,13 +189,6 @@ async function buildBacklog(
   })
   const seconds = (performance.now() - started) / 1000
   return { seconds, failed, queued: queued(await system.queueState()) }
-}
-
-interface DrainTrace {
-  /** [seconds since the drain began, jobs still queued on the new lane]. */
-  points: [number, number][]
-  drainedAtS: number | null
-  left: number
 }
 
 /** Restarts the worker and probes until the lane is empty; traces the backlog every second. */
@@ -342,72 +285,6 @@ async function main(): Promise<void> {
     await sampler.stop().catch(() => [])
     await system.stop()
   }
-}
-
-const cpuColumns = ['api', 'api event loop', 'worker', 'postgres', 'redis', 'bench', 'other', 'machine busy']
-
-function renderMarkdown(
-  r: {
-    command: string
-    idle: ProbeResult
-    backlog: { seconds: number; failed: number; queued: number }
-    drain: ProbeResult
-    trace: DrainTrace
-    cpu: { idle: Record<string, number>; drain: Record<string, number> }
-    extraEnv: Record<string, string>
-    drainJobsPerSecond: number | null
-    ratio: number
-    met: boolean
-  },
-  machine: MachineInfo,
-): string {
-  const row = (name: string, p: ProbeResult) => [
-    name,
-    `${p.sent} in ${num(p.seconds)} s`,
-    String(p.acked),
-    String(p.failed + p.skipped),
-    ms(p.latency.p50Ms),
-    ms(p.latency.p90Ms),
-    ms(p.latency.p99Ms),
-    ms(p.latency.maxMs),
-  ]
-  const drained =
-    r.trace.drainedAtS === null
-      ? `not drained: ${r.trace.left} jobs left after ${num(r.drain.seconds)} s (--max-drain-seconds)`
-      : `drained in ${num(r.trace.drainedAtS)} s (${num(r.drainJobsPerSecond, 1)} jobs/s, probes' jobs included)`
-  return `# Photos: upload ack p99 while a backlog drains (${machine.date})
-
-- Command: \`${r.command}\`
-- Machine: ${machineLine(machine)}
-- Backlog: ${r.backlog.queued} jobs on the new lane, built by ${args.backlog} uploads through the API with the worker stopped (${num(r.backlog.seconds, 1)} s, ${r.backlog.failed} failed); ${drained}
-- Extra env: ${
-    Object.keys(r.extraEnv).length === 0
-      ? 'none (the defaults)'
-      : Object.entries(r.extraEnv)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ')
-  }
-- **Ratio drain p99 ÷ idle p99: ${num(r.ratio, 2)}× (target ≤ ${targetRatio}×: ${r.met ? 'met' : 'NOT met'})**
-
-${markdownTable(
-  ['phase', 'probes', '201', 'failed/skipped', 'p50', 'p90', 'p99', 'max'],
-  [row('idle (worker running, nothing queued)', r.idle), row('drain (worker through the backlog)', r.drain)],
-)}
-
-Mean CPU per phase, in cores (\`api\` is the whole API process, \`api event loop\` its main thread;
-\`other\` is every process outside this run, the S3 server included; \`machine busy\` the share of
-all cores):
-
-${markdownTable(
-  ['phase', ...cpuColumns],
-  (['idle', 'drain'] as const).map((phase) => [
-    phase,
-    ...cpuColumns.map((c) =>
-      c === 'machine busy' ? `${num((r.cpu[phase][c] ?? 0) * 100)} %` : num(r.cpu[phase][c], 2),
-    ),
-  ]),
-)}
-`
 }
 
 main().catch((err: unknown) => {

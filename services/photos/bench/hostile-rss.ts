@@ -25,18 +25,18 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   linkLatest,
-  machineInfo,
   machineLine,
   markdownTable,
   num,
   parseBenchCli,
-  resultsDir,
+  processRssBytes,
   writeJson,
 } from '@faultline/bench'
+import { startPhotos } from '../src/bench-target.ts'
 import { formatMegapixels } from '../src/processor/limits.ts'
 import * as corpus from '../test/corpus/corpus.ts'
 import { hostileCases } from '../test/corpus/hostile-cases.ts'
-import { openWorld, rssBytes, startPhotos } from './processing-system.ts'
+import { beginRun, openWorld } from './processing-system.ts'
 
 const usage = `Usage: node services/photos/bench/hostile-rss.ts [options]
 
@@ -88,10 +88,7 @@ interface Outcome {
   peakRssBytes: number | null
 }
 
-const out = resultsDir('photos', 'hostile-rss', values.out)
-const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
-const machine = await machineInfo()
-log(machineLine(machine))
+const { out, log, machine, command } = await beginRun('hostile-rss', values.out)
 
 const plain = await corpus.plainJpeg()
 const world = await openWorld('benchhostile')
@@ -107,7 +104,7 @@ const files: CorpusFile[] = [
   },
 ]
 await world.reset()
-const sys = await startPhotos(world, { port, logDir: out, worker: true })
+const sys = await startPhotos({ port, logDir: out, worker: true }, world.env)
 const worker = sys.worker
 if (worker === undefined) throw new Error('the worker did not start')
 const workerPid = worker.pid
@@ -115,7 +112,7 @@ const workerPid = worker.pid
 /** RSS samples of the worker; `peakSince(mark)` is the peak after a sample index. */
 const samples: { tMs: number; rss: number }[] = []
 const sampler = setInterval(() => {
-  const rss = rssBytes(worker.pid)
+  const rss = processRssBytes(worker.pid)
   if (rss !== undefined) samples.push({ tMs: Date.now(), rss })
 }, 50)
 const peakSince = (mark: number) => Math.max(0, ...samples.slice(mark).map((s) => s.rss))
@@ -210,7 +207,7 @@ try {
   clearInterval(sampler)
   // Read before stopping: whether the worker is still the process it started as, and its RSS now.
   exit = worker.exitCode()
-  finalRss = rssBytes(worker.pid) ?? null
+  finalRss = processRssBytes(worker.pid) ?? null
   await sys.stop()
   await world.reset()
   await world.close()
@@ -221,7 +218,7 @@ const result = {
   schema: 'faultline.photos-hostile-rss/1',
   finishedAt: new Date().toISOString(),
   machine,
-  command: `node services/photos/bench/hostile-rss.ts ${process.argv.slice(2).join(' ')}`.trim(),
+  command,
   limits: world.config.limits,
   capBytes,
   baselineRssBytes: baseline,

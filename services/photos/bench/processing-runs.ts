@@ -13,21 +13,14 @@
  *               PUTs → Postgres `ready` → SSE announcement), completions from `processed_at`.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { stopChild } from '@faultline/bench'
+import { cpuSecondsByGroup, processCpuSeconds } from '@faultline/bench'
 import sharp from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
+import type { PhotoProcesses } from '../src/bench-target.ts'
 import type { ProcessingLimits } from '../src/processor/limits.ts'
 import { SandboxPool } from '../src/processor/sandbox.ts'
 import { jpegBackground, placeholderMaxSidePx, variantTable } from '../src/processor/variants.ts'
-import {
-  type BenchWorld,
-  cpuByGroup,
-  cpuMsPerImage,
-  cpuSeconds,
-  hostBusy,
-  middleRate,
-  startWorker,
-} from './processing-system.ts'
+import { type BenchWorld, cpuMsPerImage, hostBusy, middleRate } from './processing-system.ts'
 
 export interface RunResult {
   images: number
@@ -39,7 +32,7 @@ export interface RunResult {
   hostBusy: number | null
   /** CPU seconds per image of the process that did the work (this one, or the worker). */
   cpuSecondsPerImage: number | null
-  /** Where the machine's CPU went during the run, ms per image by process group (cpuByGroup). */
+  /** Where the machine's CPU went during the run, ms per image by process group (cpuSecondsByGroup). */
   cpuMsPerImageByGroup: Record<string, number>
   failed: number
 }
@@ -109,7 +102,7 @@ async function inThisProcess(
   known: ReadonlyMap<number, string>,
   work: () => Promise<unknown>,
 ): Promise<RunResult> {
-  const groupsBefore = cpuByGroup(known)
+  const groupsBefore = cpuSecondsByGroup(known)
   const busy = hostBusy()
   const cpuBefore = process.cpuUsage()
   const started = Date.now()
@@ -123,7 +116,7 @@ async function inThisProcess(
     wallSeconds: (Date.now() - started) / 1000,
     hostBusy: busy() ?? null,
     cpuSecondsPerImage: doneAtMs.length > 0 ? (cpu.user + cpu.system) / 1e6 / doneAtMs.length : null,
-    cpuMsPerImageByGroup: cpuMsPerImage(groupsBefore, cpuByGroup(known), doneAtMs.length),
+    cpuMsPerImageByGroup: cpuMsPerImage(groupsBefore, cpuSecondsByGroup(known), doneAtMs.length),
     failed,
   }
 }
@@ -176,11 +169,11 @@ export async function uploadPhoto(
 
 export interface WorkerRunOptions {
   world: BenchWorld
-  baseUrl: string
+  /** The system in the world, started without its worker: this run starts and stops it. */
+  system: PhotoProcesses
   bytes: Buffer
   count: number
   concurrency: number
-  logDir: string
   timeoutMs: number
   /** pid → name of the processes already running (the bench, the API). */
   known: ReadonlyMap<number, string>
@@ -202,14 +195,14 @@ export async function measureWorker(
   let owners = 0
   const uploaded = await inFlight(o.count, 4, () => {
     owners += 1
-    return uploadPhoto(o.baseUrl, `${ownerPrefix}${owners}`, o.bytes, 'bench.jpg')
+    return uploadPhoto(o.system.baseUrl, `${ownerPrefix}${owners}`, o.bytes, 'bench.jpg')
   })
   if (uploaded.failed > 0) o.log(`worker run: ${uploaded.failed} uploads failed`)
   o.log(`worker run: ${uploaded.doneAtMs.length} photos waiting in the new lane; starting the worker`)
-  const groupsBefore = cpuByGroup(o.known)
+  const groupsBefore = cpuSecondsByGroup(o.known)
   const busy = hostBusy()
   const started = Date.now()
-  const worker = await startWorker(o.world, o.logDir, {
+  const worker = await o.system.startWorker({
     WORKER_CONCURRENCY_NEW: String(o.concurrency),
     ...o.workerEnv,
   })
@@ -227,8 +220,8 @@ export async function measureWorker(
       await sleep(200)
     }
     const wallSeconds = (Date.now() - started) / 1000
-    const cpu = cpuSeconds(worker.pid)
-    const groupsAfter = cpuByGroup(new Map([...o.known, [worker.pid, 'worker']]))
+    const cpu = processCpuSeconds(worker.pid)
+    const groupsAfter = cpuSecondsByGroup(new Map([...o.known, [worker.pid, 'worker']]))
     const { rows } = await o.world.pg.query<{ at: number }>(
       `SELECT extract(epoch FROM processed_at) * 1000 AS at FROM ${schema}.photos
         WHERE starts_with(owner_id, $1) AND status = 'ready'`,
@@ -248,6 +241,6 @@ export async function measureWorker(
       byStatus,
     }
   } finally {
-    await stopChild(worker)
+    await o.system.stopWorker()
   }
 }

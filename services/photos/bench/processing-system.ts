@@ -1,23 +1,15 @@
 /**
- * The photo system as the benchmarks processing.ts, upload.ts and hostile-rss.ts run it: the real
- * API (src/server.ts) and worker (src/worker.ts) as child processes on loopback, configured by env
- * like any deployment, in an isolated world of their own (PhotosFixture: schema `lab_<name>`,
- * prefixes and bucket `lab-<name>`), so a benchmark never reads or disturbs a test's or an
- * experiment's state. Every connection is direct — Postgres, both Redis and S3 on their own ports,
- * not through Toxiproxy: a deployment has no chaos proxy on its hot path, and an experiment may add
- * a toxic to the shared proxies at any moment, which would silently become part of the figure.
+ * What the benchmarks processing.ts, upload.ts and hostile-rss.ts share besides the system itself
+ * (src/bench-target.ts startPhotos starts that): an isolated world of their own (PhotosFixture:
+ * schema `lab_<name>`, prefixes and bucket `lab-<name>`) with the admin clients that read and reset
+ * it, so a benchmark never reads or disturbs a test's or an experiment's state; a run's results
+ * folder, log and machine line; and the figures they compute. Every connection is direct —
+ * Postgres, both Redis and S3 on their own ports, not through Toxiproxy: a deployment has no chaos
+ * proxy on its hot path, and an experiment may add a toxic to the shared proxies at any moment,
+ * which would silently become part of the figure.
  */
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import {
-  type Child,
-  type RunningSystem,
-  startChild,
-  startNodeSystem,
-  stopChild,
-  waitForHttp,
-} from '@faultline/bench'
-import { directEnv, freePort, repoRoot } from '@faultline/infra'
+import { hostCpuJiffies, type MachineInfo, machineInfo, machineLine, resultsDir } from '@faultline/bench'
+import { directEnv } from '@faultline/infra'
 import { createPgPool, createRedis } from '@faultline/kit/clients'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
@@ -25,10 +17,6 @@ import { ensureBucket } from '../src/bucket.ts'
 import { type Config, loadConfig } from '../src/config.ts'
 import { PhotosFixture } from '../src/fixture.ts'
 import { createS3, type S3Client } from '../src/storage/s3-client.ts'
-
-const serviceDir = join(repoRoot, 'services', 'photos')
-export const apiEntry = join(serviceDir, 'src', 'server.ts')
-export const workerEntry = join(serviceDir, 'src', 'worker.ts')
 
 /** A benchmark's isolated world and the admin clients that read and reset it (direct ports). */
 export interface BenchWorld {
@@ -46,6 +34,12 @@ export interface BenchWorld {
   close(): Promise<void>
 }
 
+/**
+ * Opens the world `name` (its bucket created). The system runs in it with
+ * `startPhotos(options, world.env)` (src/bench-target.ts: the world's env over the run's own
+ * isolation); its stop() removes the world's schema, queues and bucket, and `reset()` after it
+ * the rest (cache keys).
+ */
 export async function openWorld(name: string, extraEnv: Record<string, string> = {}): Promise<BenchWorld> {
   const fixture = new PhotosFixture({ name })
   const direct = directEnv()
@@ -87,56 +81,23 @@ export async function openWorld(name: string, extraEnv: Record<string, string> =
   }
 }
 
-/**
- * The API (it migrates the world's schema at start) and, with `worker`, the worker; see
- * @faultline/bench's startNodeSystem. Without the worker, uploads wait in the new lane until
- * {@link startWorker} starts one.
- */
-export function startPhotos(
-  world: BenchWorld,
-  options: { port: number; logDir: string; worker: boolean },
-): Promise<RunningSystem> {
-  return startNodeSystem(
-    { name: 'photos', apiEntry, workerEntry, env: world.env },
-    { port: options.port, logDir: options.logDir, worker: options.worker },
-  )
+/** A benchmark run's results folder, its timestamped log (stdout) and the machine it ran on. */
+export interface BenchRun {
+  out: string
+  log(line: string): void
+  machine: MachineInfo
+  /** The command line as run, for the report: `node services/photos/bench/<kind>.ts …`. */
+  command: string
 }
 
-/** A worker process of the world, started now; resolves once its /readyz answers (it consumes). */
-export async function startWorker(
-  world: BenchWorld,
-  logDir: string,
-  env: Record<string, string> = {},
-): Promise<Child> {
-  const port = await freePort()
-  const child = startChild({
-    name: 'photos-worker',
-    command: process.execPath,
-    args: [workerEntry],
-    env: { ...world.env, HOST: '127.0.0.1', PORT: String(port), INSTANCE_ID: `bench-${process.pid}`, ...env },
-    cwd: repoRoot,
-    logFile: join(logDir, 'photos-worker.log'),
-  })
-  try {
-    await waitForHttp(`http://127.0.0.1:${port}/readyz`, { child, timeoutMs: 60_000 })
-  } catch (err) {
-    await stopChild(child)
-    throw err
-  }
-  return child
-}
-
-/** Resident set size of a process in bytes (VmRSS from /proc), or undefined once it is gone. */
-export function rssBytes(pid: number): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'))
-    const kb = line === undefined ? Number.NaN : Number(line.split(/\s+/)[1])
-    return Number.isFinite(kb) ? kb * 1024 : undefined
-  } catch {
-    return undefined
-  }
+/** Opens results/photos/<kind>/<timestamp> (under `outRoot`) and logs the machine line. */
+export async function beginRun(kind: string, outRoot: string | undefined): Promise<BenchRun> {
+  const out = resultsDir('photos', kind, outRoot)
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
+  const machine = await machineInfo()
+  log(machineLine(machine))
+  const command = `node services/photos/bench/${kind}.ts ${process.argv.slice(2).join(' ')}`.trim()
+  return { out, log, machine, command }
 }
 
 /**
@@ -156,77 +117,17 @@ export function middleRate(doneAtMs: readonly number[]): { perSecond: number; se
   return { perSecond: (last - first) / seconds, seconds }
 }
 
-/**
- * CPU seconds a process has used so far, all threads (utime + stime of /proc/<pid>/stat at 100
- * ticks a second, Linux's value everywhere), or undefined once it is gone. @faultline/bench reads
- * the same in proc.ts but does not export it.
- */
-export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .trim()
-      .split(/\s+/)
-    const ticks = Number(fields[11]) + Number(fields[12])
-    return Number.isFinite(ticks) ? ticks / 100 : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The machine's busy share of all cores between two /proc/stat readings (0…1). */
+/** The machine's busy share of all cores from now to each call of the returned function (0…1). */
 export function hostBusy(): () => number | undefined {
-  const read = () => {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
-    const v = line.trim().split(/\s+/).slice(1, 9).map(Number)
-    const total = v.reduce((a, b) => a + b, 0)
-    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total }
-  }
-  const start = read()
+  const start = hostCpuJiffies()
   return () => {
-    const end = read()
-    const total = end.total - start.total
-    return total > 0 ? (end.busy - start.busy) / total : undefined
+    const end = hostCpuJiffies()
+    const total = start && end ? end.total - start.total : 0
+    return start && end && total > 0 ? (end.busy - start.busy) / total : undefined
   }
 }
 
-/**
- * CPU seconds of every process on the machine, by group: the processes named in `known` (pid →
- * name) under their name, the infrastructure by command name (S3 is versitygw), the rest `other`
- * (another helper's run on this shared machine shows there). Two snapshots' difference says where
- * a run's CPU went.
- */
-export function cpuByGroup(known: ReadonlyMap<number, string>): Map<string, number> {
-  const groups = new Map<string, number>()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
-    let comm: string
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    } catch {
-      continue // exited meanwhile
-    }
-    const seconds = cpuSeconds(pid)
-    if (seconds === undefined) continue
-    const group = known.get(pid) ?? infraGroup(comm)
-    groups.set(group, (groups.get(group) ?? 0) + seconds)
-  }
-  return groups
-}
-
-function infraGroup(comm: string): string {
-  if (comm === 'versitygw') return 's3'
-  if (comm === 'postgres') return 'postgres'
-  if (comm === 'redis-server') return 'redis'
-  if (comm.startsWith('toxiproxy')) return 'toxiproxy'
-  if (comm === 'java') return 'kafka'
-  return 'other'
-}
-
-/** CPU ms per image by group between two cpuByGroup snapshots, largest first. */
+/** CPU ms per image by group between two cpuSecondsByGroup snapshots, largest first. */
 export function cpuMsPerImage(
   before: Map<string, number>,
   after: Map<string, number>,

@@ -14,12 +14,13 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { linkLatest, machineInfo, machineLine, parseBenchCli, resultsDir, writeJson } from '@faultline/bench'
+import { linkLatest, machineLine, parseBenchCli, writeJson } from '@faultline/bench'
 import sharp from 'sharp'
+import { startPhotos } from '../src/bench-target.ts'
 import * as corpus from '../test/corpus/corpus.ts'
 import { renderProcessingReport } from './processing-report.ts'
 import { measureProcessor, measureRawSharp, measureWorker } from './processing-runs.ts'
-import { openWorld, startPhotos } from './processing-system.ts'
+import { beginRun, openWorld } from './processing-system.ts'
 
 const usage = `Usage: node services/photos/bench/processing.ts [options]
 
@@ -39,7 +40,7 @@ lock. About a minute with the defaults.
   -h, --help`
 
 // An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
-const { values, positive } = parseBenchCli(
+const { values, positive, fail } = parseBenchCli(
   {
     count: { type: 'string', default: '40' },
     concurrency: { type: 'string', default: '2' },
@@ -56,28 +57,23 @@ const images: Record<string, () => Promise<Buffer>> = {
   '12mp': corpus.jpeg12Megapixels,
   '800x600': corpus.plainJpeg,
 }
-const makeImage = images[values.image as string]
-if (makeImage === undefined) {
-  process.stderr.write(`--image must be one of ${Object.keys(images).join(', ')}, got ${values.image}\n`)
-  process.exit(2)
-}
+const makeImage =
+  images[values.image as string] ??
+  fail(`--image must be one of ${Object.keys(images).join(', ')}, got ${values.image}`)
 const count = positive('count')
 const concurrency = positive('concurrency')
 const timeoutMs = positive('timeout-s') * 1000
 const port = positive('port')
 const target = 0.8
 
-const out = resultsDir('photos', 'processing', values.out)
-const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
-const machine = await machineInfo()
-log(machineLine(machine))
+const { out, log, machine, command } = await beginRun('processing', values.out)
 
 const bytes = await makeImage()
 const meta = await sharp(bytes).metadata()
 const image = { name: values.image as string, width: meta.width, height: meta.height, bytes: bytes.length }
 const world = await openWorld('benchprocessing')
 await world.reset()
-const sys = await startPhotos(world, { port, logDir: out, worker: false })
+const sys = await startPhotos({ port, logDir: out, worker: false }, world.env)
 const known = new Map([
   [process.pid, 'bench'],
   [sys.api?.pid ?? 0, 'api'],
@@ -92,11 +88,10 @@ try {
   log(`processor (sandbox pool in process): ${processor.perSecond?.toFixed(2) ?? '-'} images/s`)
   const worker = await measureWorker({
     world,
-    baseUrl: sys.baseUrl,
+    system: sys,
     bytes,
     count,
     concurrency,
-    logDir: out,
     timeoutMs,
     known,
     log,
@@ -112,7 +107,7 @@ try {
     schema: 'faultline.photos-processing/1',
     finishedAt: new Date().toISOString(),
     machine,
-    command: `node services/photos/bench/processing.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    command,
     image,
     count,
     concurrency,

@@ -20,18 +20,18 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
+  cpuSecondsByGroup,
   linkLatest,
-  machineInfo,
   machineLine,
   markdownTable,
   num,
   parseBenchCli,
-  resultsDir,
   writeJson,
 } from '@faultline/bench'
+import { startPhotos } from '../src/bench-target.ts'
 import { createS3 } from '../src/storage/s3-client.ts'
 import { S3Gate } from '../src/storage/s3-gate.ts'
-import { cpuByGroup, openWorld, startPhotos } from './processing-system.ts'
+import { beginRun, openWorld } from './processing-system.ts'
 import {
   diagnosticPaths,
   emptyTotals,
@@ -79,10 +79,7 @@ const sizeBytes = positive('size-mb') * 1_000_000
 const port = positive('port')
 const target = 0.8
 
-const out = resultsDir('photos', 'upload', values.out)
-const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
-const machine = await machineInfo()
-log(machineLine(machine))
+const { out, log, machine, command } = await beginRun('upload', values.out)
 
 // The API's own CPU is what the comparison is about: --profile shows where it goes.
 const world = await openWorld(
@@ -112,7 +109,7 @@ const active: readonly UploadPath[] = values.diagnose ? [...paths, ...diagnostic
 const buffers = Array.from({ length: concurrency }, () => randomBytes(sizeBytes))
 let serial = 0
 const restamp = () => buffers.map((b) => stamp(b, ++serial))
-const sys = await startPhotos(world, { port, logDir: out, worker: false })
+const sys = await startPhotos({ port, logDir: out, worker: false }, world.env)
 targets.baseUrl = sys.baseUrl
 try {
   const totals = Object.fromEntries(active.map((p) => [p, emptyTotals()])) as Record<UploadPath, PathTotals>
@@ -130,9 +127,9 @@ try {
   log(`${rounds} rounds × ${concurrency} × ${sizeBytes / 1e6} MB per path`)
   for (let round = 0; round < rounds; round++) {
     for (const path of active) {
-      const before = cpuByGroup(known)
+      const before = cpuSecondsByGroup(known)
       await uploadRound(targets, path, restamp(), `bench-${round}`, totals[path])
-      for (const [group, seconds] of cpuByGroup(known)) {
+      for (const [group, seconds] of cpuSecondsByGroup(known)) {
         const used = seconds - (before.get(group) ?? 0)
         if (used > 0) cpu[path].set(group, (cpu[path].get(group) ?? 0) + used)
       }
@@ -149,7 +146,7 @@ try {
     schema: 'faultline.photos-upload/1',
     finishedAt: new Date().toISOString(),
     machine,
-    command: `node services/photos/bench/upload.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    command,
     s3: `direct, ${world.config.s3.endpoint} (no Toxiproxy on either path)`,
     rounds,
     concurrency,

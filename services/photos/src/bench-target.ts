@@ -10,9 +10,10 @@
  * Every run is isolated and leaves nothing behind: a Postgres schema, a bucket, a queue prefix
  * and a cache-key prefix of its own, all removed by stop(). The API's /metrics has no queue
  * gauges, so the knee finder reads a small /metrics of this process instead: the API's series as
- * they are, the worker's `photos_jobs_total`, and the lanes' BullMQ counts. ack-during-drain.ts
- * and with-system.ts (services/photos/bench) start the system with `startPhotos` too. The bench finds this file by
- * convention (services/<system>/src/bench-target.ts); see packages/bench/src/target.ts.
+ * they are, the worker's `photos_jobs_total`, and the lanes' BullMQ counts. Every benchmark of
+ * services/photos/bench (processing, upload, hostile-rss, ack-during-drain, with-system) starts
+ * the system with `startPhotos` too. The bench finds this file by convention
+ * (services/<system>/src/bench-target.ts); see packages/bench/src/target.ts.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -80,8 +81,11 @@ export interface PhotoProcesses extends RunningSystem {
   apiUrl: string
   /** The env every process got (connections, isolation, extras). */
   env: Record<string, string>
-  /** Starts the processing worker (when `worker: false` was given, or after stopWorker). */
-  startWorker(): Promise<Child>
+  /**
+   * Starts the processing worker (when `worker: false` was given, or after stopWorker), with
+   * `workerEnv` over the system's env (WORKER_CONCURRENCY_NEW, NODE_OPTIONS for a profile …).
+   */
+  startWorker(workerEnv?: Record<string, string>): Promise<Child>
   stopWorker(): Promise<void>
   /** Jobs per lane and state right now (BullMQ counts), and the oldest waiting new upload's age. */
   queueState(): Promise<QueueState>
@@ -94,33 +98,12 @@ export interface QueueState {
   oldestNewWaitS: number
 }
 
-/** One process of the system on a free (or given) loopback port, once its /readyz answers. */
-function startProcess(
-  entry: string,
-  name: string,
-  env: Record<string, string>,
-  options: StartSystemOptions,
-  port?: number,
-): Promise<{ child: Child; url: string }> {
-  return startServiceProcess(
-    {
-      repoRoot,
-      serviceDir,
-      entry,
-      name,
-      env,
-      ...(port === undefined ? {} : { port }),
-      startTimeoutMs: options.startTimeoutMs ?? 60_000,
-    },
-    options,
-  )
-}
-
 /**
  * Starts the API on `options.port` (it migrates the schema and creates the bucket) and, unless
  * `worker: false`, the processing worker; serves the combined /metrics on a free port. `extraEnv`
- * goes to both (WORKER_CONCURRENCY_NEW …). `stop()` stops the processes, then removes the run's
- * schema, objects, bucket and queues.
+ * goes to both (WORKER_CONCURRENCY_NEW …), over the run's isolation: a benchmark with a named
+ * world of its own (bench/processing-system.ts openWorld) passes that world's env here. `stop()`
+ * stops the processes, then removes the run's schema, objects, bucket and queues.
  */
 export async function startPhotos(
   options: StartSystemOptions,
@@ -153,10 +136,18 @@ export async function startPhotos(
     })()
     return stopped
   }
+  // What both processes share (startServiceProcess waits 60 s for /readyz unless told otherwise).
+  const where = { repoRoot, serviceDir, startTimeoutMs: options.startTimeoutMs }
   try {
-    api = await startProcess('server.ts', 'photos-api', env, options, options.port)
-    const startWorker = async () => {
-      worker ??= await startProcess('worker.ts', 'photos-worker', env, options)
+    api = await startServiceProcess(
+      { ...where, entry: 'server.ts', name: 'photos-api', env, port: options.port },
+      options,
+    )
+    const startWorker = async (workerEnv: Record<string, string> = {}) => {
+      worker ??= await startServiceProcess(
+        { ...where, entry: 'worker.ts', name: 'photos-worker', env: { ...env, ...workerEnv } },
+        options,
+      )
       return worker.child
     }
     if (options.worker !== false) await startWorker()
