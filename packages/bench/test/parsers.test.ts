@@ -113,6 +113,7 @@ test('processes are grouped by what the bench started, then by infrastructure na
   assert.equal(cpuGroup('redis-server', 12, known), 'redis')
   assert.equal(cpuGroup('java', 13, known), 'kafka')
   assert.equal(cpuGroup('toxiproxy-serve', 14, known), 'toxiproxy')
+  assert.equal(cpuGroup('versitygw', 18, known), 's3')
   assert.equal(cpuGroup('k6', 15, known), 'other')
   assert.equal(cpuGroup('MainThread', 16, known), 'other')
 })
