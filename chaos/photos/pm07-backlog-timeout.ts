@@ -29,7 +29,6 @@
 import {
   defineExperiment,
   errorRateBelow,
-  type HookContext,
   invariant,
   type RunContext,
   service,
@@ -37,6 +36,7 @@ import {
 } from '@faultline/lab'
 import { PhotosFixture } from '@faultline/photos/fixture'
 import photos from '@faultline/photos/system'
+import { noneProcessing, resetWorld } from './lib/world.ts'
 
 const fixture = new PhotosFixture({ name: 'pm07' })
 const ownerPrefix = 'pm07-'
@@ -46,16 +46,6 @@ const jobTimeoutMs = 2500
  * the processor's deadline, which counts from the same instant.
  */
 const expired = /job expired|processing took longer than/
-
-async function reset(ctx: HookContext): Promise<void> {
-  const removed = await fixture.reset(ctx)
-  ctx.log(`reset: ${removed.photos} photos, ${removed.keys} Redis keys, ${removed.objects} objects removed`)
-}
-
-/** Every photo terminal: the naive backlog ends failed (dead-lettered), the hardened one ready. */
-async function settled(ctx: HookContext): Promise<boolean> {
-  return (await fixture.statusCounts(ctx.pg, ownerPrefix)).processing === 0
-}
 
 async function backlogDrained(ctx: RunContext) {
   const acked = ctx.ledger.select({ op: 'upload' }).okCount
@@ -104,7 +94,7 @@ export default defineExperiment({
   env: { ...fixture.env, JOB_TIMEOUT_MS: String(jobTimeoutMs), JOB_BACKOFF_MS: '250' },
   mitigations: { timeoutFromStart: true },
   infra: ['toxiproxy', 'postgres', 'redis-cache', 'redis-queue', 's3', 'k6'],
-  reset,
+  reset: (ctx) => resetWorld(fixture, ctx),
   load: {
     script: 'chaos/photos/load/uploads.js',
     durationS: 40,
@@ -114,7 +104,8 @@ export default defineExperiment({
     { at: 5, until: 25, action: stop(service('worker', 0)), label: 'worker stopped: a backlog builds' },
   ],
   settleS: 30,
-  settleUntil: settled,
+  // Every photo terminal: the naive backlog ends failed (dead-lettered), the hardened one ready.
+  settleUntil: (ctx) => noneProcessing(fixture, ctx, ownerPrefix),
   invariants: [
     invariant('the backlog drains', 'every acknowledged upload ready', backlogDrained, {
       metric: 'photos_jobs_total',

@@ -48,6 +48,7 @@ import {
 import { PhotosFixture } from '@faultline/photos/fixture'
 import photos from '@faultline/photos/system'
 import { hostileUploads, tryUpload, type UploadAnswer } from './lib/uploads.ts'
+import { noneProcessing, resetWorld } from './lib/world.ts'
 
 const fixture = new PhotosFixture({ name: 'pm08' })
 const ownerPrefix = 'pm08-'
@@ -57,8 +58,7 @@ const probes = new Map<Mode, UploadAnswer>()
 
 async function reset(ctx: HookContext): Promise<void> {
   probes.delete(ctx.mode)
-  const removed = await fixture.reset(ctx)
-  ctx.log(`reset: ${removed.photos} photos, ${removed.keys} Redis keys, ${removed.objects} objects removed`)
+  await resetWorld(fixture, ctx)
 }
 
 const uploadDuringOutage = action('one upload tried while S3 is gone', async (ctx: FaultContext) => {
@@ -71,8 +71,7 @@ const uploadDuringOutage = action('one upload tried while S3 is gone', async (ct
 
 /** Every photo terminal (ready or failed): what the naive run lost is simply never ready. */
 async function settled(ctx: HookContext): Promise<boolean> {
-  const c = await fixture.statusCounts(ctx.pg, '')
-  return c.processing === 0
+  return noneProcessing(fixture, ctx)
 }
 
 async function originalsDurable(ctx: RunContext) {

@@ -48,6 +48,7 @@ import {
 import { PhotosFixture } from '@faultline/photos/fixture'
 import photos from '@faultline/photos/system'
 import { hostileUploads, uploadPhoto } from './lib/uploads.ts'
+import { resetWorld } from './lib/world.ts'
 
 const fixture = new PhotosFixture({ name: 'pm17' })
 const attempts = 3
@@ -55,11 +56,6 @@ const goodPrefix = 'good-'
 const poisonOwner = 'poison-owner'
 /** The poison's photo id, per mode (set by the setup fault). */
 const poisonIds = new Map<Mode, string>()
-
-async function reset(ctx: HookContext): Promise<void> {
-  const removed = await fixture.reset(ctx)
-  ctx.log(`reset: ${removed.photos} photos, ${removed.keys} Redis keys, ${removed.objects} objects removed`)
-}
 
 /** Held worker → the poison and the hostile files uploaded → the poison's original removed → worker resumed. */
 const poisonAmongUploads = action(
@@ -162,7 +158,7 @@ export default defineExperiment({
   env: { ...fixture.env, JOB_ATTEMPTS: String(attempts), JOB_BACKOFF_MS: '250' },
   mitigations: { deadLetter: true },
   infra: ['toxiproxy', 'postgres', 'redis-cache', 'redis-queue', 's3', 'k6'],
-  reset,
+  reset: (ctx) => resetWorld(fixture, ctx),
   setup,
   load: {
     script: 'chaos/photos/load/uploads.js',

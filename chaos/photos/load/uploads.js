@@ -5,7 +5,9 @@
 // is the only success.
 //
 //   env: RATE (uploads/s, default 3), OWNER_PREFIX (default "good-"), TIMEOUT (default 5s),
-//        IMAGE (a file path, absolute or relative to this script),
+//        IMAGE (a file path, absolute or relative to this script), IMAGE_NAME (the form's
+//        filename, default upload.jpg) and IMAGE_TYPE (its Content-Type, default image/jpeg: a
+//        label only, the service sniffs the type from the bytes),
 //        DURATION (set by the lab), BASE_URLS / BASE_URL (set by the lab)
 import { check } from 'k6'
 import http from 'k6/http'
@@ -18,7 +20,9 @@ const targets = envString('BASE_URLS', envString('BASE_URL', 'http://127.0.0.1:1
 const rate = envNumber('RATE', 3)
 const timeout = envString('TIMEOUT', '5s')
 const ownerPrefix = envString('OWNER_PREFIX', 'good-')
-const jpeg = open(envString('IMAGE', '../../../loadtests/photos/fixtures/gps-oriented.jpg'), 'b')
+const image = open(envString('IMAGE', '../../../loadtests/photos/fixtures/gps-oriented.jpg'), 'b')
+const imageName = envString('IMAGE_NAME', 'upload.jpg')
+const imageType = envString('IMAGE_TYPE', 'image/jpeg')
 
 export const options = {
   discardResponseBodies: true,
@@ -41,7 +45,7 @@ export default function () {
   const base = targets[(__VU + n++) % targets.length]
   const res = http.post(
     `${base}/api/photos`,
-    { file: http.file(jpeg, 'upload.jpg', 'image/jpeg') },
+    { file: http.file(image, imageName, imageType) },
     {
       headers: { 'x-user-id': `${ownerPrefix}${__VU}-${__ITER}` },
       timeout,

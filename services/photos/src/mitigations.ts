@@ -33,7 +33,7 @@ export const switches = defineSwitches({
   },
   sandboxedProcessing: {
     description:
-      "image processing runs in worker threads, so the worker's event loop keeps renewing job locks; off = on the event loop, where CPU-bound sharp work delays lock renewal until locks expire and jobs run twice",
+      "image processing runs in worker threads, so the worker's event loop keeps renewing job locks; off = on the event loop, where a HEIC's decode (WebAssembly, synchronous, ≈ 0.6 s per 12 MP) holds the loop, lock renewal waits, locks lapse and jobs run twice",
     default: true,
     defends: ['pm21'],
   },

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { operationsOf } from '@faultline/kit/openapi'
 import sharp from 'sharp'
+import * as corpus from './corpus/corpus.ts'
 import { getPhoto, photosHarness, settled, upload } from './helpers.ts'
 
 type OpenApiOperation = {
@@ -74,6 +75,26 @@ test('an upload is stored, processed into variants without metadata, and read ba
   assert.equal((await getPhoto(baseUrl, 'mallory', created.body.id)).status, 404)
   const list = await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'mallory' } })
   assert.deepEqual(((await list.json()) as { items: unknown[] }).items, [])
+})
+
+test("an iPhone's HEIC is processed (decoded without sharp) and served without its EXIF", async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  await h.startWorker()
+  const original = await corpus.heicWithExif()
+  assert.ok((await sharp(original).metadata()).exif !== undefined, 'the original carries EXIF')
+  const created = await upload(baseUrl, 'ivy', original, 'IMG_0001.HEIC')
+  assert.equal(created.status, 201)
+  const ready = await settled(baseUrl, 'ivy', created.body.id)
+  assert.equal(ready.status, 'ready', JSON.stringify(ready))
+  assert.equal(ready.contentType, 'image/heic')
+  assert.deepEqual([ready.width, ready.height], [480, 320])
+  for (const url of [ready.variants.thumb?.jpeg, ready.variants.preview?.webp]) {
+    assert.ok(url, JSON.stringify(ready.variants))
+    const res = await fetch(url, { headers: { 'x-user-id': 'ivy' } })
+    assert.equal(res.status, 200)
+    assert.equal((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).exif, undefined, url)
+  }
 })
 
 test('the same bytes from the same owner are one photo; from another owner, another photo', async (t) => {

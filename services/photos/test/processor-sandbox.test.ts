@@ -45,6 +45,13 @@ test('runSandboxed: an image processed in a thread comes back whole, as Buffers,
   }
 })
 
+test('a 12-megapixel HEIC decodes in a thread (libheif WebAssembly) under the default heap cap', async () => {
+  // Its 48 MB of RGBA and libheif's memory are ArrayBuffers, outside the thread's 64 MB V8 heap.
+  const image = await runSandboxed(await corpus.heic12Megapixels(), defaultLimits)
+  assert.equal(image.mime, 'image/heic')
+  assert.deepEqual([image.width, image.height], [4032, 3024])
+})
+
 describe('a pool of two threads behind a misbehaving processor', () => {
   const pool = new SandboxPool({ size: 2, entry: poisonEntry, maxOldGenerationSizeMb: 32 })
   after(() => pool.close())

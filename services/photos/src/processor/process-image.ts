@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream'
 import sharp, { type Metadata, type Sharp } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
 import { ProcessingError } from './errors.ts'
+import { decodeHeic, needsHeicDecoder } from './heic.ts'
 import { formatMegapixels, type ProcessingLimits } from './limits.ts'
 import { readInput } from './read-input.ts'
 import { sniff } from './sniff.ts'
@@ -67,9 +68,43 @@ export async function processImage(
   const metadata = await readHeader(bytes, type.format)
   checkDimensions(metadata, limits)
   deadline.check()
-  const rendered = await renderVariants(bytes, limits, deadline)
-  const { width, height } = metadata.autoOrient // the original's size as displayed
+  const source = await openSource(bytes, metadata, limits, deadline)
+  const rendered = await renderVariants(source.image, deadline)
+  const { width, height } = source
   return { width, height, mime: type.mime, format: metadata.format, ...rendered }
+}
+
+interface Source {
+  readonly image: Sharp
+  /** The original's size as displayed (auto-oriented). */
+  readonly width: number
+  readonly height: number
+}
+
+/**
+ * The original, ready for libvips to decode — or, for a HEIC this sharp cannot decode, decoded
+ * here first (heic.ts: WebAssembly, synchronous, on this thread) and handed over as pixels.
+ */
+async function openSource(
+  bytes: Buffer,
+  metadata: Metadata,
+  limits: ProcessingLimits,
+  deadline: Deadline,
+): Promise<Source> {
+  if (needsHeicDecoder(metadata)) {
+    const heic = await decoding(() => decodeHeic(bytes))
+    deadline.check() // a decode cannot be interrupted; a job past its limit stops here
+    const { width, height } = heic
+    return { image: sharp(heic.pixels, { raw: { width, height, channels: 4 } }), width, height }
+  }
+  const image = sharp(bytes, {
+    limitInputPixels: limits.maxPixels, // the header was checked; this guards what libvips decodes
+    failOn: 'error',
+    sequentialRead: true,
+    autoOrient: true,
+    pages: 1,
+  })
+  return { image, ...metadata.autoOrient }
 }
 
 /** Header only: libvips reads the dimensions and frame count without decoding pixels. */
@@ -110,15 +145,9 @@ interface RawImage {
  * original (12 MP of JPEG, or a PNG without shrink-on-load) is decoded one time, not once per
  * variant and format. Animated images give their first frame: a thumbnail does not move.
  */
-async function renderVariants(bytes: Buffer, limits: ProcessingLimits, deadline: Deadline) {
+async function renderVariants(original: Sharp, deadline: Deadline) {
   const variants: Variant[] = []
-  let source: Sharp = sharp(bytes, {
-    limitInputPixels: limits.maxPixels, // the header was checked; this guards what libvips decodes
-    failOn: 'error',
-    sequentialRead: true,
-    autoOrient: true,
-    pages: 1,
-  })
+  let source = original
   let smallest: RawImage | undefined
   for (const size of variantSizes()) {
     const raw = await toRaw(source, size.maxSidePx, deadline)

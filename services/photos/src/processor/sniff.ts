@@ -4,7 +4,6 @@
  * so the label would only decide which of our checks run, not what decodes the bytes.
  */
 import { fileTypeFromBuffer } from 'file-type'
-import sharp from 'sharp'
 
 /** file-type reads at most this much; most signatures are in the first dozen bytes. */
 export const sniffBytes = 4100
@@ -17,19 +16,13 @@ const allowed: Record<string, SharpFormat> = {
   'image/gif': 'gif',
   'image/avif': 'heif',
   'image/tiff': 'tiff',
+  // HEIC: HEVC inside HEIF, every iPhone photo since 2017. libvips reads its header; when this
+  // sharp build cannot decode HEVC (the prebuilt binaries leave it out), heic.ts decodes it.
+  'image/heic': 'heif',
+  'image/heif': 'heif',
 }
 
 type SharpFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'heif' | 'tiff'
-
-/**
- * HEIC (HEVC inside HEIF, every iPhone photo since 2017) only when this sharp build decodes it:
- * the prebuilt binaries leave HEVC out for patent reasons and list only `.avif` as a heif suffix,
- * so on them a HEIC is refused with its type instead of failing later as "corrupt".
- */
-if (sharp.format.heif.input.fileSuffix?.includes('.heic')) {
-  allowed['image/heic'] = 'heif'
-  allowed['image/heif'] = 'heif'
-}
 
 export type SniffResult =
   | { readonly ok: true; readonly mime: string; readonly format: SharpFormat }

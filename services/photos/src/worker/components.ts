@@ -42,6 +42,21 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     help: 'processing jobs finished, by lane and outcome (ready, failed, missing, dead_lettered)',
     labelNames: ['lane', 'outcome'],
   })
+  const runs = clients.metrics.counter({
+    name: 'photos_job_runs_total',
+    help: 'processing runs started, by lane: one per attempt, and one more for each job run again after its lock lapsed (pm21)',
+    labelNames: ['lane'],
+  })
+  const stalled = clients.metrics.counter({
+    name: 'photos_jobs_stalled_total',
+    help: "jobs this worker found with a lapsed lock (BullMQ's stalled check) and put back to run again, by lane",
+    labelNames: ['lane'],
+  })
+  // Zero from the start, so a run's delta counts from before its first job.
+  for (const lane of ['new', 'backfill'] as const) {
+    runs.inc({ lane }, 0)
+    stalled.inc({ lane }, 0)
+  }
   // One thread per job slot of both lanes, started on first use.
   const sandbox = new SandboxPool({ size: config.concurrency.new + config.concurrency.backfill })
   const workers = new LaneWorkers({
@@ -73,7 +88,12 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
       limits: config.limits,
       switches: mitigations,
     },
+    onRun: (lane) => runs.inc({ lane }),
     onOutcome: (lane, outcome) => outcomes.inc({ lane, outcome: outcome.kind }),
+    onStalled: (lane, jobId) => {
+      stalled.inc({ lane })
+      clients.log.warn({ lane, jobId }, 'job lock lapsed: the job runs again')
+    },
     onDeadLetter: (lane) => outcomes.inc({ lane, outcome: 'dead_lettered' }),
     // Behind the breaker (s3Breaker), a job that found S3 unavailable waits for it (Retry-After:
     // what is left of the breaker's open time) instead of spending its attempts on the outage.

@@ -37,7 +37,11 @@ export interface LaneWorkersOptions {
   stalledCheckMs?: number
   /** How often the backfill lane checks the new lane's wait. @default 500 */
   sloCheckMs?: number
+  /** Each time a processor starts a job: once per attempt, and again for a job whose lock lapsed. */
+  onRun?(lane: Lane): void
   onOutcome?(lane: Lane, outcome: JobOutcome, job: Job<ProcessJobData>): void
+  /** This worker found a job whose lock had lapsed (stalled) and put it back to run again. */
+  onStalled?(lane: Lane, jobId: string): void
   onDeadLetter?(lane: Lane, job: Job<ProcessJobData>, reason: string): void
   /**
    * A failure that says "the dependency is away, not this job" (S3 unavailable behind the
@@ -61,6 +65,7 @@ export class LaneWorkers {
       const worker = new Worker<ProcessJobData, JobOutcome>(
         o.keys.queue(lane),
         async (job, token) => {
+          o.onRun?.(lane)
           let outcome: JobOutcome
           try {
             outcome = await processJob(o.job, job.data, job.processedOn ?? Date.now())
@@ -83,6 +88,7 @@ export class LaneWorkers {
           autorun: false,
         },
       )
+      worker.on('stalled', (jobId) => o.onStalled?.(lane, jobId))
       worker.on('failed', (job, err) => {
         if (job) void this.#afterFailure(lane, job, err)
       })

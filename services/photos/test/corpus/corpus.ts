@@ -5,6 +5,7 @@
  * made with sharp; hostile ones mostly by hand, because sharp refuses to write most of them.
  * `scripts/make-corpus.ts` writes the same files to a folder for the benchmarks and manual runs.
  */
+import { readFile } from 'node:fs/promises'
 import { crc32, deflateSync } from 'node:zlib'
 import sharp from 'sharp'
 
@@ -128,6 +129,18 @@ export async function plainJpeg(): Promise<Buffer> {
     .jpeg({ quality: 85 })
     .toBuffer()
 }
+
+/**
+ * HEIC is the one format checked in rather than generated: sharp's prebuilt libvips has no HEVC
+ * encoder (nor decoder). Both were made once with libheif's `heif-enc` (Debian bookworm's
+ * libheif-examples 1.15.1, x265) into loadtests/photos/fixtures: `gps-exif.heic` is
+ * `heif-enc -q 60` of `gps-oriented.jpg` (480×320, the JPEG's EXIF block with its GPS IFD inside);
+ * `photo-12mp.heic` is `heif-enc -q 50` of a 4032×3024 synthetic photo (gradients and noise,
+ * 1.6 MB — an iPhone's HEIC is 1.5–3 MB — ≈ 0.6 s to decode on this machine).
+ */
+const heicFixtures = new URL('../../../../loadtests/photos/fixtures/', import.meta.url)
+export const heicWithExif = (): Promise<Buffer> => readFile(new URL('gps-exif.heic', heicFixtures))
+export const heic12Megapixels = (): Promise<Buffer> => readFile(new URL('photo-12mp.heic', heicFixtures))
 
 // ---- hostile files ----
 
