@@ -106,6 +106,12 @@ export const configSchema = Type.Object({
   ),
   WORKER_CONCURRENCY_NEW: int(2, 1, 'jobs at once per worker on the new-uploads lane'),
   WORKER_CONCURRENCY_BACKFILL: int(1, 1, 'jobs at once per worker on the backfill lane'),
+  WORKER_NICE: int(
+    10,
+    0,
+    "the worker process's CPU priority (nice, 0–19), set at start so its processor threads inherit it: on a host it shares with the API, image work yields a core to the API's uploads and reads instead of doubling their latency during a backlog; 0 = the same priority as everything else",
+    19,
+  ),
   NEW_LANE_SLO_MS: int(
     5000,
     1,
@@ -179,6 +185,8 @@ export interface Config extends ProcessSettings {
   jobLockMs: number
   jobStalledCheckMs: number
   concurrency: { new: number; backfill: number }
+  /** The worker process's nice value (WORKER_NICE). */
+  workerNice: number
   newLaneSloMs: number
   uploadTtlMs: number
   reaperIntervalMs: number
@@ -230,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobLockMs: e.JOB_LOCK_MS,
     jobStalledCheckMs: e.JOB_STALLED_CHECK_MS,
     concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
+    workerNice: e.WORKER_NICE,
     newLaneSloMs: e.NEW_LANE_SLO_MS,
     uploadTtlMs: e.UPLOAD_TTL_S * 1000,
     reaperIntervalMs: e.REAPER_INTERVAL_S * 1000,

@@ -4,7 +4,7 @@
  *   node services/photos/src/worker.ts      (pnpm --filter @faultline/photos worker)
  * It runs on the kit's worker runtime: /healthz, /readyz, /metrics and /admin/mitigations on
  * PORT; on SIGTERM the jobs in progress finish (BullMQ's close), then Redis, S3 and Postgres close,
- * under SHUTDOWN_DEADLINE_MS.
+ * under SHUTDOWN_DEADLINE_MS. It runs at a lower CPU priority than the API (WORKER_NICE).
  */
 import { createPgPool, createRedis } from '@faultline/kit/clients'
 import { runMain } from '@faultline/kit/config'
@@ -17,11 +17,13 @@ import { type Config, loadConfig } from './config.ts'
 import { runMigrations } from './migrate.ts'
 import { createS3, s3ClientOptionsOf } from './storage/s3-client.ts'
 import { createPhotoWorker } from './worker/components.ts'
+import { lowerPriority } from './worker/priority.ts'
 
 async function main(config: Config): Promise<void> {
   const log = createLogger({ name: 'photos-worker', level: config.logLevel }).child({
     instance: config.instanceId,
   })
+  lowerPriority(config.workerNice, log)
   const pool = createPgPool(config.databaseUrl, {
     max: 4,
     searchPath: config.dbSchema,

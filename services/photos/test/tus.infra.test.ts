@@ -172,7 +172,7 @@ test('a finished upload whose finishing hook made no photo is made into one by t
   const { baseUrl } = await h.startApi()
   const worker = await h.startWorker()
   const bytes = await bigPng()
-  const created = await create(baseUrl, 'petra', bytes.length)
+  const created = await create(baseUrl, 'petra', bytes.length, 'holiday.png')
   const last = await patch(`${baseUrl}${created.headers.get('location') ?? ''}`, 'petra', 0, bytes)
   assert.equal(last.status, 204, await last.text())
   const photoId = last.headers.get('photo-id') ?? ''
@@ -204,9 +204,10 @@ test('a finished upload whose finishing hook made no photo is made into one by t
   const list = (await (
     await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'petra' } })
   ).json()) as {
-    items: { id: string }[]
+    items: { id: string; filename?: string }[]
   }
   assert.equal(list.items.length, 1)
+  assert.equal(list.items[0]?.filename, 'holiday.png', 'the filename recovered from the upload metadata')
   const ready = await settled(baseUrl, 'petra', list.items[0]?.id ?? '', 60_000)
   assert.equal(ready.status, 'ready', JSON.stringify(ready))
   assert.ok((await h.objects('incoming/petra/')).includes(key), 'its original kept')

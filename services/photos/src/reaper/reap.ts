@@ -29,7 +29,7 @@ export interface ReapDeps {
   photos: Pick<PhotoRepository, 'staleProcessing' | 'referencedKeys'>
   queues: Pick<LaneQueues, 'enqueue'>
   gate: S3Gate
-  store: Pick<ObjectStore, 'delete' | 'sha256Of'>
+  store: Pick<ObjectStore, 'delete' | 'sha256Of' | 'getStream'>
   /** How a recovered tus upload becomes a photo: the upload routes' own path. */
   accept: AcceptDeps
   uploads: Pick<PresignedUploads, 'listIncompleteMultipart' | 'abortMultipart'>
@@ -101,10 +101,29 @@ async function recoverFinishedTusUploads(deps: ReapDeps, page: readonly ListedOb
   for (const key of finished.filter((k) => !referenced.has(k))) {
     const { ownerId } = parseUploadId(key) as { ownerId: string }
     const { sha256, bytes } = await deps.store.sha256Of(key)
-    await acceptStoredOriginal(deps.accept, { ownerId, objectKey: key, sha256, bytes })
+    const filename = await tusFilename(deps, key)
+    await acceptStoredOriginal(deps.accept, { ownerId, objectKey: key, sha256, bytes, filename })
     recovered++
   }
   return recovered
+}
+
+/**
+ * The filename the client gave in its Upload-Metadata, from the upload's `.info` (@tus/s3-store
+ * keeps the tus Upload there as JSON, metadata included). Undefined when it had none or the
+ * `.info` cannot be read: the photo is made either way, as the finishing hook would have.
+ */
+async function tusFilename(deps: ReapDeps, key: string): Promise<string | undefined> {
+  try {
+    const chunks: Buffer[] = []
+    for await (const chunk of await deps.store.getStream(`${key}${tusInfoSuffix}`))
+      chunks.push(chunk as Buffer)
+    const info = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata?: { filename?: unknown } }
+    const filename = info.metadata?.filename
+    return typeof filename === 'string' && filename !== '' ? filename : undefined
+  } catch {
+    return undefined
+  }
 }
 
 interface ListedObject {
