@@ -106,6 +106,11 @@ export const configSchema = Type.Object({
   ),
   WORKER_CONCURRENCY_NEW: int(2, 1, 'jobs at once per worker on the new-uploads lane'),
   WORKER_CONCURRENCY_BACKFILL: int(1, 1, 'jobs at once per worker on the backfill lane'),
+  PROCESSOR_THREADS: int(
+    0,
+    0,
+    "processor threads of the sandbox pool; 0 = as many as the job slots of both lanes, at most the machine's cores: a job slot beyond them waits for a thread while its original is read and its variants stored, so the threads never sit idle during I/O and never outnumber the cores",
+  ),
   WORKER_NICE: int(
     10,
     0,
@@ -187,6 +192,8 @@ export interface Config extends ProcessSettings {
   concurrency: { new: number; backfill: number }
   /** The worker process's nice value (WORKER_NICE). */
   workerNice: number
+  /** PROCESSOR_THREADS: 0 = min(job slots, cores). */
+  processorThreads: number
   newLaneSloMs: number
   uploadTtlMs: number
   reaperIntervalMs: number
@@ -239,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobStalledCheckMs: e.JOB_STALLED_CHECK_MS,
     concurrency: { new: e.WORKER_CONCURRENCY_NEW, backfill: e.WORKER_CONCURRENCY_BACKFILL },
     workerNice: e.WORKER_NICE,
+    processorThreads: e.PROCESSOR_THREADS,
     newLaneSloMs: e.NEW_LANE_SLO_MS,
     uploadTtlMs: e.UPLOAD_TTL_S * 1000,
     reaperIntervalMs: e.REAPER_INTERVAL_S * 1000,

@@ -3,6 +3,7 @@
  * sandboxed or inline by the sandboxedProcessing switch, variants written content-addressed to S3
  * and each terminal status announced for the SSE streams.
  */
+import { availableParallelism } from 'node:os'
 import type { Metrics } from '@faultline/kit/metrics'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
@@ -57,8 +58,9 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     runs.inc({ lane }, 0)
     stalled.inc({ lane }, 0)
   }
-  // One thread per job slot of both lanes, started on first use.
-  const sandbox = new SandboxPool({ size: config.concurrency.new + config.concurrency.backfill })
+  // Threads start on first use; a job slot beyond them waits for one (its wait counts against its
+  // time limit, which started with the job).
+  const sandbox = new SandboxPool({ size: processorThreads(config) })
   const workers = new LaneWorkers({
     connection: queueConnection(config.queueRedisUrl),
     keys,
@@ -104,4 +106,16 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     log: clients.log,
   })
   return { mitigations, keys, photos, gate, store, queues, workers, sandbox }
+}
+
+/**
+ * PROCESSOR_THREADS, or the job slots of both lanes capped at the cores: more threads than cores
+ * only share them (and starve the event loop that renews job locks), while slots beyond the
+ * threads keep them busy — one slot reads its original from S3 or stores its variants while the
+ * others' images are processed.
+ */
+export function processorThreads(config: Pick<Config, 'processorThreads' | 'concurrency'>): number {
+  if (config.processorThreads > 0) return config.processorThreads
+  const slots = config.concurrency.new + config.concurrency.backfill
+  return Math.max(1, Math.min(slots, availableParallelism()))
 }
