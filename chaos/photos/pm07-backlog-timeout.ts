@@ -26,14 +26,7 @@
  * deadline (counted from the same enqueue); hardened, 41 of 41 ready. 32–33 s of wall time for
  * both modes.
  */
-import {
-  defineExperiment,
-  errorRateBelow,
-  invariant,
-  type RunContext,
-  service,
-  stop,
-} from '@faultline/lab'
+import { defineExperiment, errorRateBelow, invariant, type RunContext, service, stop } from '@faultline/lab'
 import { PhotosFixture } from '@faultline/photos/fixture'
 import photos from '@faultline/photos/system'
 import { noneProcessing, resetWorld } from './lib/world.ts'

@@ -28,14 +28,7 @@
  * 23–26 of 31 ready and 5–7 failed as stalled; hardened 31 runs for 31, all ready. 72–78 s of
  * wall time for both modes.
  */
-import {
-  defineExperiment,
-  errorRateBelow,
-  invariant,
-  type RunContext,
-  service,
-  stop,
-} from '@faultline/lab'
+import { defineExperiment, errorRateBelow, invariant, type RunContext, service, stop } from '@faultline/lab'
 import { PhotosFixture } from '@faultline/photos/fixture'
 import photos from '@faultline/photos/system'
 import { noneProcessing, resetWorld } from './lib/world.ts'
