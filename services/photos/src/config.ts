@@ -109,7 +109,7 @@ export const configSchema = Type.Object({
   PROCESSOR_THREADS: int(
     0,
     0,
-    "processor threads of the sandbox pool; 0 = as many as the job slots of both lanes, at most the machine's cores: a job slot beyond them waits for a thread while its original is read and its variants stored, so the threads never sit idle during I/O and never outnumber the cores",
+    "processor threads of the sandbox pool; 0 = as many as the job slots of both lanes, at most the machine's cores (more threads than cores only share them, and starve the event loop that renews job locks); a job whose slot has no thread waits for one, and that wait counts against its JOB_TIMEOUT_MS",
   ),
   WORKER_NICE: int(
     10,

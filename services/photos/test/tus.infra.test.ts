@@ -13,7 +13,7 @@ import { reapOnce } from '../src/reaper/reap.ts'
 import { PhotoRepository } from '../src/repositories/photos.ts'
 import { PresignedUploads } from '../src/storage/presigned-uploads.ts'
 import { LockBusyError, RedisLocker } from '../src/tus/redis-locker.ts'
-import { photosHarness, settled, silentLog, withS3Down } from './helpers.ts'
+import { getPhoto, photosHarness, settled, silentLog, withS3Down } from './helpers.ts'
 
 const MiB = 1024 * 1024
 const tus = { 'tus-resumable': '1.0.0' }
@@ -241,6 +241,21 @@ test('tus requests without an owner are 400 naming the header; another owner get
 
   const tooBig = await create(baseUrl, 'bob', 6 * MiB + 1)
   assert.equal(tooBig.status, 413)
+})
+
+test('a filename Postgres cannot store (a NUL in it) is dropped; the upload still becomes a photo', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c33' } })
+    .jpeg()
+    .toBuffer()
+  const created = await create(baseUrl, 'nadia', bytes.length, 'a\u0000b.jpg')
+  assert.equal(created.status, 201)
+  const last = await patch(`${baseUrl}${created.headers.get('location') ?? ''}`, 'nadia', 0, bytes)
+  assert.equal(last.status, 204, await last.text())
+  const photo = await getPhoto(baseUrl, 'nadia', last.headers.get('photo-id') ?? '')
+  assert.equal(photo.status, 200)
+  assert.equal(photo.body.filename, null)
 })
 
 test('two API instances never PATCH one upload at once: the lock is in Redis and released after', async (t) => {

@@ -12,8 +12,9 @@
  * the job locks of the other images in flight, they expire, and those jobs run twice (pm21).
  *
  * Memory: the RGBA pixels (4 bytes a pixel, 48 MB at 12 MP) and libheif's working memory live in
- * ArrayBuffers outside V8's heap, so the pixel limit, checked from the header before this runs,
- * is what bounds them.
+ * ArrayBuffers outside V8's heap. The pixel limit, checked from the header before this runs,
+ * bounds one decode; but WebAssembly memory never shrinks, so a thread keeps its high-water mark
+ * (≈ 150–200 MB after 12 MP decodes) until it is retired (docs/photos.md, known gaps).
  */
 import type { Metadata } from 'sharp'
 import sharp from 'sharp'
@@ -33,15 +34,69 @@ export interface DecodedHeic {
   readonly pixels: Uint8Array
 }
 
+/**
+ * The file itself is the problem (not a HEIC after all, no image libheif can decode, or no image
+ * of the size its header gave): the photo fails as corrupt. Anything else — the decoder failing to
+ * load, memory — is thrown as it is, and the job is retried.
+ */
+export class HeicFileError extends Error {
+  override readonly name = 'HeicFileError'
+}
+
+/** What heic-decode and libheif-js throw for a file they cannot read. */
+const fileErrors = /not a HEIC image|HEIF image not found|HEIF processing error/
+
 let decoder: Promise<typeof import('heic-decode').default> | undefined
 
 /**
- * Decodes the first image of a HEIC. Loaded on first use: compiling libheif's WebAssembly takes
- * ≈ 100 ms and a process (or thread) that never meets a HEIC never pays it.
+ * Decodes the image of a HEIC whose size libvips read from its header (the primary image): that
+ * size is what the pixel limit was checked against, so a file whose first image is another, larger
+ * one is refused rather than decoded. The decoder loads on first use (compiling libheif's
+ * WebAssembly takes ≈ 100 ms; a process that never meets a HEIC never pays it), and a failed load
+ * is tried again by the next job rather than remembered.
  */
-export async function decodeHeic(bytes: Uint8Array): Promise<DecodedHeic> {
-  decoder ??= import('heic-decode').then((m) => m.default)
+export async function decodeHeic(bytes: Uint8Array, header: Size): Promise<DecodedHeic> {
+  decoder ??= import('heic-decode').then(
+    (m) => m.default,
+    (err: unknown) => {
+      decoder = undefined
+      throw err
+    },
+  )
   const decode = await decoder
-  const { width, height, data } = await decode({ buffer: bytes })
-  return { width, height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  const images = await decode.all({ buffer: bytes }).catch((err: unknown) => {
+    throw asFileError(err)
+  })
+  try {
+    // Either way round: a rotation (irot) may be applied by one reader and not the other, and it
+    // does not change the pixel count the limit was checked on.
+    const image = images.find(
+      (i) => sameSize(i, header) || sameSize(i, { width: header.height, height: header.width }),
+    )
+    if (image === undefined)
+      throw new HeicFileError(`no image of the header's ${header.width}×${header.height} in the file`)
+    const { width, height, data } = await image.decode().catch((err: unknown) => {
+      throw asFileError(err)
+    })
+    if (!sameSize({ width, height }, image))
+      throw new HeicFileError(`decoded ${width}×${height}, the file said ${image.width}×${image.height}`)
+    return { width, height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  } finally {
+    images.dispose()
+  }
+}
+
+interface Size {
+  readonly width: number
+  readonly height: number
+}
+
+function sameSize(a: Size, b: Size): boolean {
+  return a.width === b.width && a.height === b.height
+}
+
+function asFileError(err: unknown): unknown {
+  return err instanceof Error && fileErrors.test(err.message)
+    ? new HeicFileError(err.message, { cause: err })
+    : err
 }

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream'
 import sharp, { type Metadata, type Sharp } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
 import { ProcessingError } from './errors.ts'
-import { decodeHeic, needsHeicDecoder } from './heic.ts'
+import { decodeHeic, HeicFileError, needsHeicDecoder } from './heic.ts'
 import { formatMegapixels, type ProcessingLimits } from './limits.ts'
 import { readInput } from './read-input.ts'
 import { sniff } from './sniff.ts'
@@ -92,7 +92,9 @@ async function openSource(
   deadline: Deadline,
 ): Promise<Source> {
   if (needsHeicDecoder(metadata)) {
-    const heic = await decoding(() => decodeHeic(bytes))
+    const heic = await decodeHeic(bytes, metadata).catch((err: unknown) => {
+      throw err instanceof HeicFileError ? corrupt(err) : err // anything else: retried
+    })
     deadline.check() // a decode cannot be interrupted; a job past its limit stops here
     const { width, height } = heic
     return { image: sharp(heic.pixels, { raw: { width, height, channels: 4 } }), width, height }

@@ -100,18 +100,25 @@ async function recoverFinishedTusUploads(deps: ReapDeps, page: readonly ListedOb
   let recovered = 0
   for (const key of finished.filter((k) => !referenced.has(k))) {
     const { ownerId } = parseUploadId(key) as { ownerId: string }
-    const { sha256, bytes } = await deps.store.sha256Of(key)
-    const filename = await tusFilename(deps, key)
-    await acceptStoredOriginal(deps.accept, { ownerId, objectKey: key, sha256, bytes, filename })
-    recovered++
+    try {
+      const { sha256, bytes } = await deps.store.sha256Of(key)
+      const filename = await tusFilename(deps, key)
+      await acceptStoredOriginal(deps.accept, { ownerId, objectKey: key, sha256, bytes, filename })
+      recovered++
+    } catch (err) {
+      // One upload that cannot be made a photo now must not stop the pass (or the orphan sweep
+      // after it); it is tried again at the next pass.
+      deps.accept.log.warn({ err, key }, 'could not recover a finished tus upload; trying again next pass')
+    }
   }
   return recovered
 }
 
 /**
  * The filename the client gave in its Upload-Metadata, from the upload's `.info` (@tus/s3-store
- * keeps the tus Upload there as JSON, metadata included). Undefined when it had none or the
- * `.info` cannot be read: the photo is made either way, as the finishing hook would have.
+ * keeps the tus Upload there as JSON, metadata included); acceptStoredOriginal keeps it only if
+ * it follows the filename rule. Undefined when it had none or the `.info` cannot be read: the
+ * photo is made either way, as the finishing hook would have.
  */
 async function tusFilename(deps: ReapDeps, key: string): Promise<string | undefined> {
   try {
@@ -119,9 +126,12 @@ async function tusFilename(deps: ReapDeps, key: string): Promise<string | undefi
     for await (const chunk of await deps.store.getStream(`${key}${tusInfoSuffix}`))
       chunks.push(chunk as Buffer)
     const info = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata?: { filename?: unknown } }
-    const filename = info.metadata?.filename
-    return typeof filename === 'string' && filename !== '' ? filename : undefined
-  } catch {
+    return typeof info.metadata?.filename === 'string' ? info.metadata.filename : undefined
+  } catch (err) {
+    deps.accept.log.warn(
+      { err, key },
+      "could not read a tus upload's .info; recovering it without its filename",
+    )
     return undefined
   }
 }

@@ -140,7 +140,7 @@ async function finishUpload(
     objectKey: upload.id,
     sha256,
     bytes,
-    filename: filename || undefined,
+    filename,
   })
   return { headers: { [photoIdHeader]: photo.id, [photoStatusHeader]: photo.status } }
 }

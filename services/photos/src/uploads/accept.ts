@@ -10,6 +10,7 @@
 import type { LaneQueues } from '../queue/lanes.ts'
 import type { PhotoRepository } from '../repositories/photos.ts'
 import type { Photo } from '../types.ts'
+import { usableFilename } from './filename.ts'
 
 export interface AcceptDeps {
   photos: Pick<PhotoRepository, 'createOrFind'>
@@ -24,6 +25,7 @@ export interface StoredOriginal {
   objectKey: string
   sha256: string
   bytes: number
+  /** The client's name for it; kept only if it follows the filename rule (filename.ts). */
   filename?: string | undefined
 }
 
@@ -36,7 +38,7 @@ export async function acceptStoredOriginal(
     sha256: stored.sha256,
     bytes: stored.bytes,
     originalKey: stored.objectKey,
-    filename: stored.filename,
+    filename: usableFilename(stored.filename),
   })
   if (!created) {
     // The same bytes from the same owner are already a photo: this copy is not needed — unless it

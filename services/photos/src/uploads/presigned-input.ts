@@ -6,6 +6,7 @@
 import { invalidField } from '../errors.ts'
 import { TooLargeError } from '../storage/errors.ts'
 import type { CompletedPart } from '../storage/presigned-uploads.ts'
+import { filenameProblem } from './filename.ts'
 
 export interface UploadDeclaration {
   filename: string
@@ -20,8 +21,6 @@ export interface UploadDeclaration {
  */
 const imageTypePattern = /^image\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i
 const sha256Pattern = /^[0-9a-f]{64}$/i
-// Control characters end up in logs and Content-Disposition headers: refuse them.
-const controlCharacters = /\p{Cc}/u
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -30,10 +29,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function parseUploadDeclaration(body: unknown, maxUploadBytes: number): UploadDeclaration {
   if (!isRecord(body)) throw invalidField('body', 'filename', 'is required (send a JSON object)')
   const { filename, size, contentType, sha256 } = body
-  if (typeof filename !== 'string' || filename.length === 0 || filename.length > 255)
-    throw invalidField('body', 'filename', 'must be a string of 1–255 characters')
-  if (controlCharacters.test(filename))
-    throw invalidField('body', 'filename', 'must not contain control characters')
+  const problem = filenameProblem(filename)
+  if (problem !== undefined) throw invalidField('body', 'filename', problem)
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
     throw invalidField('body', 'size', 'must be a whole number of bytes, at least 1')
   if (size > maxUploadBytes) {
@@ -45,7 +42,8 @@ export function parseUploadDeclaration(body: unknown, maxUploadBytes: number): U
     throw invalidField('body', 'contentType', 'must be an image type such as image/jpeg')
   if (sha256 !== undefined && (typeof sha256 !== 'string' || !sha256Pattern.test(sha256)))
     throw invalidField('body', 'sha256', 'must be 64 hexadecimal digits (the SHA-256 of the file)')
-  return { filename, size, contentType, sha256: sha256?.toLowerCase() }
+  // filenameProblem found nothing wrong, so it is a string.
+  return { filename: filename as string, size, contentType, sha256: sha256?.toLowerCase() }
 }
 
 /**

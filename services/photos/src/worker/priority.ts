@@ -6,14 +6,14 @@
 import { readdirSync } from 'node:fs'
 import { getPriority, setPriority } from 'node:os'
 
-export /**
+/**
  * Lowers this process's CPU priority. On Linux a nice value belongs to a thread, and a new thread
  * takes its creator's: the threads that exist already (libuv's pool, where sharp runs its
  * pipelines, and the libvips threads loaded with sharp) are lowered one by one, and the processor
  * threads started later inherit it. The API keeps the default, and gets a core first when both
  * want one.
  */
-function lowerPriority(nice: number, log: { warn(obj: object, msg: string): void }): void {
+export function lowerPriority(nice: number, log: { warn(obj: object, msg: string): void }): void {
   if (nice === 0) return
   let threads: number[]
   try {
