@@ -24,8 +24,8 @@
  * (docs/photos.md, pm21). The hardened run has the same lock.
  *
  * Measured on this 2-core machine (2026-12-06), CI variant (5 uploads/s for 6 s, the worker away
- * for the first 5), 3 runs of 3 and the CI's: naive 58–62 processing runs for 31 uploads, 54–58
- * lapsed locks, 22–26 of 31 ready and 5–9 failed as stalled; hardened 31 runs for 31, all ready.
+ * for the first 5), 4 runs of 4 and the CI's: naive 57–62 processing runs for 31 uploads, 54–58
+ * lapsed locks, 19–26 of 31 ready and 5–9 failed as stalled; hardened 31 runs for 31, all ready.
  * 70–78 s of wall time for both modes.
  */
 import { defineExperiment, errorRateBelow, invariant, type RunContext, service, stop } from '@faultline/lab'
