@@ -2,15 +2,17 @@
  * The paths bench/upload.ts compares, each one round (`concurrency` files of `bytes` at once)
  * timed from the first byte sent to the last answer:
  *
- *   api           POST /api/photos, multipart, the file streamed by the API to S3 (lib-storage
- *                 multipart upload, SHA-256 while streaming), then the photo row and its job:
- *                 201 only once S3 has the object (durableAck);
+ *   api           POST /api/photos, multipart, the file streamed by the API to S3 (one
+ *                 PutObject of the length the form implies, src/storage/declared-put.ts; with
+ *                 --env UPLOAD_SINGLE_PUT=0 a lib-storage multipart upload of 5 MiB parts),
+ *                 SHA-256 while streaming, then the photo row and its job: 201 only once S3 has
+ *                 the object (durableAck);
  *   raw-signed    one PutObject of the same bytes from this process, with the S3 client the
  *                 service uses (src/storage/s3-client.ts, SigV4 with the payload hashed);
  *   raw-unsigned  the same PutObject with `UNSIGNED-PAYLOAD` (no payload hash): S3's own speed.
  *
- * With --diagnose, two more, to split the API's cost: the service's storage call (putStream,
- * src/storage/streaming-put.ts) made from this process on the same bytes in 64 KiB chunks (as the
+ * With --diagnose, two more, to split the cost of the multipart path: the service's storage call
+ * for a stream of unknown length (putStream, src/storage/streaming-put.ts) made from this process on the same bytes in 64 KiB chunks (as the
  * multipart parser hands them over), no HTTP in front:
  *
  *   store-5mib-signed     as the API makes it: 5 MiB parts (a 10 MB file is a multipart upload:

@@ -21,6 +21,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   cpuSecondsByGroup,
+  envPairs,
   linkLatest,
   machineLine,
   markdownTable,
@@ -56,11 +57,13 @@ run it under the infra lock. About 20 s with the defaults.
   --diagnose        also time the service's storage call (putStream) from the bench: as configured
                     (5 MiB parts, signed) and with 16 MiB parts, unsigned (see upload-runs.ts)
   --profile         write a CPU profile of the API process (node --cpu-prof) to the results folder
+  --env NAME=VALUE  extra env for the API (repeatable), e.g. --env UPLOAD_SINGLE_PUT=0 for the
+                    multipart path (5 MiB parts) the API takes when a form's length is unknown
   --out DIR         results root (default <repo>/results)
   -h, --help`
 
 // An unknown or malformed flag: one line naming it and the usage, exit 2 (not a stack trace).
-const { values, positive } = parseBenchCli(
+const { values, positive, fail } = parseBenchCli(
   {
     rounds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1' },
@@ -68,6 +71,7 @@ const { values, positive } = parseBenchCli(
     port: { type: 'string', default: '3362' },
     profile: { type: 'boolean', default: false },
     diagnose: { type: 'boolean', default: false },
+    env: { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -78,14 +82,17 @@ const concurrency = positive('concurrency')
 const sizeBytes = positive('size-mb') * 1_000_000
 const port = positive('port')
 const target = 0.8
+const extraEnv = envPairs(fail, values.env as string[])
 
 const { out, log, machine, command } = await beginRun('upload', values.out)
 
 // The API's own CPU is what the comparison is about: --profile shows where it goes.
-const world = await openWorld(
-  'benchupload',
-  values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${out} --cpu-prof-name=api.cpuprofile` } : {},
-)
+const world = await openWorld('benchupload', {
+  ...extraEnv,
+  ...(values.profile
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${out} --cpu-prof-name=api.cpuprofile` }
+    : {}),
+})
 await world.reset()
 const s3Options = {
   endpoint: world.config.s3.endpoint,
@@ -199,7 +206,7 @@ function render(r: {
   const spread = (t: PathTotals) =>
     t.roundMBps.length > 0 ? `${num(Math.min(...t.roundMBps))}–${num(Math.max(...t.roundMBps))}` : '-'
   const what: Record<UploadPath, string> = {
-    api: 'POST /api/photos multipart → API streams to S3 (5 MiB parts; payload signing per S3_UNSIGNED_PAYLOAD, default unsigned) → row + job → 201',
+    api: `POST /api/photos multipart → API streams to S3 (${extraEnv.UPLOAD_SINGLE_PUT === '0' ? 'UPLOAD_SINGLE_PUT=0: 5 MiB parts, a multipart upload' : 'one PutObject of the length the form implies'}) → row + job → 201`,
     'raw-signed': "PutObject from the bench, the service's S3 client (SigV4, payload hashed)",
     'raw-unsigned': 'PutObject from the bench, UNSIGNED-PAYLOAD',
     'store-5mib-signed': "diagnostic: the service's putStream from the bench, as the API configures it",

@@ -76,6 +76,10 @@ export const configSchema = Type.Object({
     true,
     'sign requests without hashing their bodies (x-amz-content-sha256: UNSIGNED-PAYLOAD): the system already hashes every upload end to end; use TLS or a private network to S3',
   ),
+  UPLOAD_SINGLE_PUT: envBoolean(
+    true,
+    "stream a form's file (POST /api/photos) to S3 as one PutObject of the length its Content-Length implies, rewritten when the form goes on after the file; off: always 5 MiB parts (a multipart upload), each gathered before it is sent",
+  ),
   MAX_UPLOAD_BYTES: int(
     50 * MiB,
     1,
@@ -184,6 +188,8 @@ export interface Config extends ProcessSettings {
   }
   /** The processor's limits (src/processor/limits.ts); maxBytes is also the upload limit. */
   limits: ProcessingLimits
+  /** UPLOAD_SINGLE_PUT: a form's file as one streamed PutObject when its length can be predicted. */
+  uploadSinglePut: boolean
   jobAttempts: number
   jobBackoffMs: number
   /** BullMQ's lock duration and stalled-job check interval (ms). */
@@ -240,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxFrames: e.MAX_FRAMES,
       maxTimeMs: e.JOB_TIMEOUT_MS,
     },
+    uploadSinglePut: e.UPLOAD_SINGLE_PUT,
     jobAttempts: e.JOB_ATTEMPTS,
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobLockMs: e.JOB_LOCK_MS,

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { operationsOf } from '@faultline/kit/openapi'
 import sharp from 'sharp'
 import * as corpus from './corpus/corpus.ts'
@@ -110,6 +111,75 @@ test('the same bytes from the same owner are one photo; from another owner, anot
   assert.equal(again.body.id, first.body.id)
   assert.notEqual(other.body.id, first.body.id)
   assert.equal((await h.objects('incoming/alice/')).length, 1, "the repeat's copy was deleted")
+})
+
+/** A multipart body laid out by hand: `parts` in order, then the closing delimiter and `tail`. */
+function handForm(
+  boundary: string,
+  parts: Array<{ name: string; filename?: string; body: Buffer }>,
+  tail: string,
+) {
+  const pieces: Buffer[] = []
+  for (const part of parts) {
+    const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`
+    pieces.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${filename}\r\n`),
+      Buffer.from(part.filename === undefined ? '\r\n' : 'Content-Type: image/png\r\n\r\n'),
+      part.body,
+      Buffer.from('\r\n'),
+    )
+  }
+  pieces.push(Buffer.from(`--${boundary}--${tail}`))
+  return Buffer.concat(pieces)
+}
+
+test('a form is stored byte for byte however it is laid out (the file streamed as one PUT of the length the form implies, or rewritten)', async (t) => {
+  const h = await photosHarness(t)
+  const { baseUrl } = await h.startApi()
+  const png = await sharp({
+    create: {
+      width: 300,
+      height: 300,
+      channels: 3,
+      background: '#000',
+      noise: { type: 'gaussian', mean: 128, sigma: 40 },
+    },
+  })
+    .png()
+    .toBuffer()
+  const caption = { name: 'caption', body: Buffer.from('at the beach') }
+  const file = { name: 'file', filename: 'beach.png', body: png }
+  const layouts: Record<string, Buffer> = {
+    'file only, closed with CRLF (as browsers, curl and undici send it)': handForm('b0', [file], '\r\n'),
+    'a field after the file': handForm('b1', [file, caption], '\r\n'),
+    'no CRLF after the closing delimiter': handForm('b2', [file], ''),
+    'an epilogue after the closing delimiter': handForm('b3', [file], '\r\nthe end\r\n'),
+    'a field before the file': handForm('b4', [caption, file], '\r\n'),
+  }
+  const ids = new Set<string>()
+  for (const [i, [layout, body]] of Object.entries(layouts).entries()) {
+    const owner = `owner-${i}`
+    const res = await fetch(`${baseUrl}/api/photos`, {
+      method: 'POST',
+      body,
+      headers: { 'x-user-id': owner, 'content-type': `multipart/form-data; boundary=b${i}` },
+    })
+    assert.equal(res.status, 201, `${layout}: ${await res.clone().text()}`)
+    const keys = await h.objects(`incoming/${owner}/`)
+    assert.equal(keys.length, 1, `${layout}: one object, no fitted copy left (${keys.join(', ')})`)
+    const stored = await h.s3.send(new GetObjectCommand({ Bucket: h.bucket, Key: keys[0] }))
+    assert.ok(stored.Body, layout)
+    assert.ok(
+      Buffer.from(await stored.Body.transformToByteArray()).equals(png),
+      `${layout}: the bytes are the file's`,
+    )
+    // The same bytes by the ordinary client are the same photo: the content hash was the file's.
+    const again = await upload(baseUrl, owner, png, 'beach.png')
+    assert.equal(again.status, 200, layout)
+    assert.equal(again.body.id, ((await res.json()) as { id: string }).id, layout)
+    ids.add(again.body.id)
+  }
+  assert.equal(ids.size, Object.keys(layouts).length)
 })
 
 test('a list pages newest first with a cursor, no photo twice, none skipped', async (t) => {

@@ -193,6 +193,91 @@ test('a source that fails mid-upload: UploadInterruptedError, nothing left in S3
   assert.equal(s.gate.breakerState, 'closed', "a client's failure never counts against S3")
 })
 
+/** The object's bytes, read back from S3. */
+async function storedBytes(s: Fixture, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of await s.objects.getStream(key)) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+test('putDeclared: a stream of exactly the predicted length is one streamed PutObject at its key', async (t) => {
+  const s = await storageInRandomBucket(t)
+  const source = generatedStream(12 * MiB, 21)
+  const result = await s.objects.putDeclared('incoming/u1/one', source.stream, {
+    contentType: 'image/jpeg',
+    maxBytes: 64 * MiB,
+    declaredBytes: 12 * MiB,
+    repairKey: 'incoming/u1/one-r',
+  })
+  assert.deepEqual(
+    { key: result.key, repaired: result.repaired, bytes: result.bytes, sha256: result.sha256 },
+    { key: 'incoming/u1/one', repaired: false, bytes: 12 * MiB, sha256: source.sha256() },
+  )
+  assert.doesNotMatch(result.etag, /-\d+"?$/, 'one PutObject, not a multipart upload')
+  assert.equal((await s.objects.sha256Of('incoming/u1/one')).sha256, result.sha256)
+  assert.deepEqual(await listBucket(s.client, s.bucket), { objects: ['incoming/u1/one'], uploads: [] })
+})
+
+test('putDeclared: a wrong prediction (shorter, longer, empty) is rewritten at repairKey with the exact bytes', async (t) => {
+  const s = await storageInRandomBucket(t)
+  const cases = [
+    { name: 'shorter', bytes: randomBytes(6 * MiB + 17), declared: 6 * MiB + 300 },
+    { name: 'longer', bytes: randomBytes(1000), declared: 998 },
+    { name: 'empty', bytes: Buffer.alloc(0), declared: 40 },
+  ]
+  for (const c of cases) {
+    const key = `incoming/u1/${c.name}`
+    // In pieces, as a socket delivers them.
+    const pieces = [c.bytes.subarray(0, 300), c.bytes.subarray(300)]
+    const result = await s.objects.putDeclared(key, Readable.from(pieces), {
+      contentType: 'image/jpeg',
+      maxBytes: 64 * MiB,
+      declaredBytes: c.declared,
+      repairKey: `${key}-r`,
+    })
+    assert.equal(result.key, `${key}-r`, c.name)
+    assert.equal(result.repaired, true, c.name)
+    assert.equal(result.bytes, c.bytes.length, c.name)
+    assert.equal(result.sha256, createHash('sha256').update(c.bytes).digest('hex'), c.name)
+    assert.ok(
+      (await storedBytes(s, `${key}-r`)).equals(c.bytes),
+      `${c.name}: the stored bytes are the stream's`,
+    )
+    assert.equal(await s.objects.head(key), undefined, `${c.name}: the fitted object is deleted`)
+  }
+  assert.deepEqual((await listBucket(s.client, s.bucket)).uploads, [])
+})
+
+test('putDeclared: over maxBytes, or a source that fails: the PUT is aborted and nothing is left', async (t) => {
+  const s = await storageInRandomBucket(t)
+  const big = generatedStream(30 * MiB, 5)
+  await assert.rejects(
+    s.objects.putDeclared('incoming/u1/too-big', big.stream, {
+      contentType: 'image/jpeg',
+      maxBytes: 12 * MiB,
+      declaredBytes: 12 * MiB,
+      repairKey: 'incoming/u1/too-big-r',
+    }),
+    (error: unknown) => error instanceof TooLargeError && error.statusCode === 413,
+  )
+  assert.ok(big.stream.destroyed, 'the source is not read further')
+  async function* brokenClient() {
+    yield randomBytes(3 * MiB)
+    throw new Error('client went away')
+  }
+  await assert.rejects(
+    s.objects.putDeclared('incoming/u1/broken', Readable.from(brokenClient()), {
+      contentType: 'image/jpeg',
+      maxBytes: 64 * MiB,
+      declaredBytes: 8 * MiB,
+      repairKey: 'incoming/u1/broken-r',
+    }),
+    (error: unknown) => error instanceof UploadInterruptedError && error.statusCode === 400,
+  )
+  assert.deepEqual(await listBucket(s.client, s.bucket), { objects: [], uploads: [] })
+  assert.equal(s.gate.breakerState, 'closed', "a client's failure never counts against S3")
+})
+
 test('variants: putBuffer at a content-addressed key with immutable caching; head, range, delete', async (t) => {
   const s = await storageInRandomBucket(t)
   const bytes = randomBytes(20_000)

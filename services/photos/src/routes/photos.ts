@@ -16,6 +16,7 @@ import { TooLargeError } from '../storage/errors.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { Photo, PhotoStatus } from '../types.ts'
 import { type AcceptDeps, acceptStoredOriginal } from '../uploads/accept.ts'
+import { predictFirstFileBytes, tapBodyPrefix } from '../uploads/form-length.ts'
 import { type Spooled, spoolToDisk, writeSpoolLater } from '../uploads/spool.ts'
 import { photoDocs } from './openapi.ts'
 import { ownerOf } from './owner.ts'
@@ -23,11 +24,13 @@ import { photoView, type VariantUrls } from './views.ts'
 
 export interface PhotoRouteDeps {
   photos: Pick<PhotoRepository, 'get' | 'list' | 'ownsVariant'>
-  store: Pick<ObjectStore, 'putStream' | 'getStream'>
+  store: Pick<ObjectStore, 'putStream' | 'putDeclared' | 'getStream'>
   accept: AcceptDeps
   events: Pick<PhotoEventHub, 'watch'>
   variantUrls: VariantUrls
   maxUploadBytes: number
+  /** UPLOAD_SINGLE_PUT: stream the file as one PutObject when the form says its length. */
+  uploadSinglePut: boolean
   page: { pageDefault: number; pageMax: number }
   sseTimeoutMs: number
   /** The durableAck switch: 201 only after S3 has the object (on), or once the bytes are spooled (off). */
@@ -42,15 +45,33 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     if (!request.isMultipart()) throw invalidField('body', 'file', 'must be sent as multipart/form-data')
     // One part, the file; the multipart limit is a byte above ours so that putStream — which
     // aborts the S3 upload — is the one that notices an oversized file, not a silent truncation.
-    const file = await request.file({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1 } })
+    const parsing = request.file({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1 } })
+    // The plugin now pipes the body into its parser: its first bytes say the file's length.
+    const tap = deps.uploadSinglePut ? tapBodyPrefix(request.raw) : undefined
+    let prefix: Buffer | undefined
+    const file = await parsing.finally(() => {
+      prefix = tap?.stop()
+    })
     if (!file || file.fieldname !== 'file')
       throw invalidField('body', 'file', 'is required (a form field named "file")')
-    const objectKey = `incoming/${ownerId}/${randomUUID()}`
+    let objectKey = `incoming/${ownerId}/${randomUUID()}`
     const durable = deps.durableAck()
+    const predicted = prefix ? predictFirstFileBytes(request.headers, prefix) : undefined
     let stored: { bytes: number; sha256: string }
     let spooled: Spooled | undefined
     try {
-      if (durable) {
+      if (durable && predicted !== undefined && predicted <= deps.maxUploadBytes) {
+        const put = await deps.store.putDeclared(objectKey, file.file, {
+          contentType: 'application/octet-stream',
+          maxBytes: deps.maxUploadBytes,
+          declaredBytes: predicted,
+          repairKey: `incoming/${ownerId}/${randomUUID()}`,
+        })
+        if (put.repaired)
+          request.log.info({ predicted, bytes: put.bytes }, 'form not as predicted: upload rewritten')
+        objectKey = put.key
+        stored = put
+      } else if (durable) {
         stored = await deps.store.putStream(objectKey, file.file, {
           contentType: 'application/octet-stream',
           maxBytes: deps.maxUploadBytes,

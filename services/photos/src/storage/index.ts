@@ -8,6 +8,7 @@ import { ObjectStore } from './object-store.ts'
 import { PresignedUploads } from './presigned-uploads.ts'
 import { S3Gate, type S3GateOptions } from './s3-gate.ts'
 
+export type { DeclaredPutOptions, DeclaredPutResult } from './declared-put.ts'
 export * from './errors.ts'
 export * from './object-store.ts'
 export * from './presigned-uploads.ts'

@@ -1,6 +1,7 @@
 /**
- * The server side of the photos bucket: originals streamed in (`putStream`), variants written
- * whole (`putBuffer`, content-addressed and immutable), and reads, hashes and deletes. Every
+ * The server side of the photos bucket: originals streamed in (`putStream`, or `putDeclared`
+ * when their length is known ahead), variants written whole (`putBuffer`, content-addressed and
+ * immutable), and reads, hashes and deletes. Every
  * call goes through the {@link S3Gate} (breaker + error mapping), so a caller only ever sees
  * this module's errors: TooLargeError, UploadInterruptedError, ObjectNotFoundError,
  * StorageRejectedError, StorageUnavailableError.
@@ -13,6 +14,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
+import { type DeclaredPutOptions, type DeclaredPutResult, putDeclared } from './declared-put.ts'
 import { isNotFound } from './errors.ts'
 import type { S3Gate } from './s3-gate.ts'
 import { type PutStreamOptions, type PutStreamResult, putStream } from './streaming-put.ts'
@@ -48,6 +50,11 @@ export class ObjectStore {
   /** See {@link putStream}: resolves once S3 confirmed the whole object. */
   putStream(key: string, source: Readable, options: PutStreamOptions): Promise<PutStreamResult> {
     return putStream(this.#gate, key, source, options)
+  }
+
+  /** See {@link putDeclared}: one streamed PutObject of a predicted length, repaired if wrong. */
+  putDeclared(key: string, source: Readable, options: DeclaredPutOptions): Promise<DeclaredPutResult> {
+    return putDeclared(this.#gate, key, source, options)
   }
 
   /** One PutObject of bytes already in memory (a variant: tens of KiB). */

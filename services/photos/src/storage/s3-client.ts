@@ -98,8 +98,14 @@ export function s3ClientConfig(options: S3ClientOptions): S3ClientConfig {
     // integrity end to end with its own SHA-256. Checksums only where S3 requires them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without a logger the SDK writes to the console when a streamed PutObject fails ("non-
+    // retryable streaming request") — every upload a client abandons. The failure itself is
+    // thrown, mapped and logged by the caller.
+    logger: quietLogger,
   }
 }
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
 
 export function createS3(options: S3ClientOptions): S3Client {
   const client = new S3Client(s3ClientConfig(options))

@@ -42,7 +42,7 @@ export interface PutStreamResult {
 }
 
 /** Counts and hashes the bytes passing through; errors with TooLargeError past `maxBytes`. */
-class MeteringStream extends Transform {
+export class MeteringStream extends Transform {
   bytes = 0
   readonly #hash = createHash('sha256')
   readonly #maxBytes: number
