@@ -24,9 +24,10 @@
  * (docs/photos.md, pm21). The hardened run has the same lock.
  *
  * Measured on this 2-core machine (2026-12-06), CI variant (5 uploads/s for 6 s, the worker away
- * for the first 5), 4 runs of 4 and the CI's: naive 57–62 processing runs for 31 uploads, 54–58
- * lapsed locks, 19–26 of 31 ready and 5–9 failed as stalled; hardened 31 runs for 31, all ready.
- * 70–78 s of wall time for both modes.
+ * for the first 5), 5 runs of 5 and the CI's: naive 46–62 processing runs for 30–31 uploads
+ * (21 of them again after a lapsed lock, the one run that counted those), 43–58 lapsed locks,
+ * 16–26 ready and 5–9 failed as stalled; hardened 31 runs for 31, none again, all ready.
+ * 70–79 s of wall time for both modes.
  */
 import { defineExperiment, errorRateBelow, invariant, type RunContext, service, stop } from '@faultline/lab'
 import { PhotosFixture } from '@faultline/photos/fixture'
@@ -41,10 +42,13 @@ const lockMs = 1000
 async function eachJobOnce(ctx: RunContext) {
   const acked = ctx.ledger.select({ op: 'upload' }).okCount
   const runs = ctx.metrics.delta('photos_job_runs_total', { lane: 'new' })
+  // Runs again of a job whose lock lapsed — not a retry after an ordinary failure (S3 away,
+  // say), which is the queue doing its job.
+  const reruns = ctx.metrics.delta('photos_job_reruns_after_stall_total', { lane: 'new' })
   const stalled = ctx.metrics.delta('photos_jobs_stalled_total', { lane: 'new' })
   return {
-    holds: acked > 0 && runs === acked && stalled === 0,
-    observed: `${runs} processing runs for ${acked} acknowledged uploads; ${stalled} lapsed job locks found`,
+    holds: acked > 0 && reruns === 0 && stalled === 0,
+    observed: `${runs} processing runs for ${acked} acknowledged uploads, ${reruns} of them again after a lapsed lock; ${stalled} lapsed job locks found`,
   }
 }
 
@@ -109,9 +113,9 @@ export default defineExperiment({
   invariants: [
     invariant(
       'each job runs once',
-      'processing runs = acknowledged uploads; no job found with a lapsed lock',
+      'no job run again after its lock lapsed; none found with a lapsed lock',
       eachJobOnce,
-      { metric: 'photos_job_runs_total' },
+      { metric: 'photos_job_reruns_after_stall_total' },
     ),
     invariant('the burst is processed', 'every acknowledged upload ready', burstProcessed, {
       metric: 'photos_jobs_total',

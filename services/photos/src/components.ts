@@ -87,6 +87,7 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
         ? presignedVariantUrls(uploads, config.presign.expiresS)
         : proxiedVariantUrls(config.publicBaseUrl),
     maxUploadBytes: config.limits.maxBytes,
+    uploadSinglePut: config.uploadSinglePut,
     page: { pageDefault: config.pageDefault, pageMax: config.pageMax },
     sseTimeoutMs: config.sseTimeoutMs,
     durableAck: () => mitigations.current.durableAck,

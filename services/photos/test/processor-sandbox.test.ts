@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import sharp from 'sharp'
 import { ProcessingError } from '../src/processor/errors.ts'
 import { defaultLimits } from '../src/processor/limits.ts'
-import { runSandboxed, SandboxPool } from '../src/processor/sandbox.ts'
+import { runSandboxed, SandboxPool, ThreadWaitExpiredError } from '../src/processor/sandbox.ts'
 import * as corpus from './corpus/corpus.ts'
 import { hostileCases } from './corpus/hostile-cases.ts'
 
@@ -64,10 +64,9 @@ describe('a pool of two threads behind a misbehaving processor', () => {
     })
   })
 
-  test('the limit counts from the job start: a job that waited past it fails without running', async () => {
+  test('the limit counts from the job start: a job already past it is thrown back without running, not failed', async () => {
     const startedAtMs = Date.now() - 5_000 // e.g. a job whose start was recorded before a backlog
-    const err = await failure(pool.run(Buffer.from('hang'), hangLimits, { startedAtMs }))
-    assert.equal(err.code, 'PHOTOS_ERR_TIMEOUT')
+    await assert.rejects(pool.run(Buffer.from('hang'), hangLimits, { startedAtMs }), ThreadWaitExpiredError)
   })
 
   test('a thread that exits mid-job: the job fails as crashed', async () => {
@@ -96,6 +95,24 @@ describe('a pool of two threads behind a misbehaving processor', () => {
       images.map((i) => `${i.width}×${i.height}`),
       ['800×600', '32×64', '800×600'],
     )
+  })
+
+  test("a job whose limit passes while it waits for a thread is retried, not failed as the image's fault", async () => {
+    const single = new SandboxPool({ size: 1, entry: poisonEntry })
+    try {
+      const hung = failure(single.run(Buffer.from('hang'), hangLimits))
+      const waited = await single.run(jpeg, { ...limits, maxTimeMs: 300 }).then(
+        () => assert.fail('the job waited past its limit and still ran'),
+        (e: unknown) => e,
+      )
+      assert.ok(waited instanceof ThreadWaitExpiredError, `${waited}`)
+      assert.ok(!(waited instanceof ProcessingError))
+      assert.equal((await hung).code, 'PHOTOS_ERR_TIMEOUT')
+      // The thread that replaced the hung one takes the retry.
+      assert.equal((await single.run(jpeg, limits)).width, 800)
+    } finally {
+      await single.close()
+    }
   })
 
   test('a hung job holds one thread, not the pool: another job completes meanwhile', async () => {

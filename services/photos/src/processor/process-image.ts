@@ -92,9 +92,7 @@ async function openSource(
   deadline: Deadline,
 ): Promise<Source> {
   if (needsHeicDecoder(metadata)) {
-    const heic = await decodeHeic(bytes, metadata).catch((err: unknown) => {
-      throw err instanceof HeicFileError ? corrupt(err) : err // anything else: retried
-    })
+    const heic = await decoding(() => decodeHeic(bytes, metadata), deadline, 'heic')
     deadline.check() // a decode cannot be interrupted; a job past its limit stops here
     const { width, height } = heic
     return { image: sharp(heic.pixels, { raw: { width, height, channels: 4 } }), width, height }
@@ -223,12 +221,21 @@ async function thumbhash(raw: RawImage, deadline: Deadline): Promise<string> {
   return Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64')
 }
 
-/** Runs a libvips step, turning its failures into the reasons a user reads. */
-async function decoding<T>(step: () => Promise<T>, deadline?: Deadline): Promise<T> {
+/**
+ * Runs a decoding step, turning its failures into the reasons a user reads. Every libvips error
+ * is about the file; heic-decode's are only when it says so (HeicFileError) — any other (its
+ * WebAssembly failed to load, say) is the machine's, and is thrown as it is: the job is retried.
+ */
+async function decoding<T>(
+  step: () => Promise<T>,
+  deadline?: Deadline,
+  decoder: 'libvips' | 'heic' = 'libvips',
+): Promise<T> {
   try {
     return await step()
   } catch (err) {
     if (err instanceof ProcessingError) throw err // the deadline, checked before libvips started
+    if (decoder === 'heic') throw err instanceof HeicFileError ? corrupt(err) : err
     const message = err instanceof Error ? err.message : String(err)
     if (message.includes('exceeds pixel limit'))
       throw new ProcessingError('PHOTOS_ERR_TOO_MANY_PIXELS', 'image too large', { cause: err })

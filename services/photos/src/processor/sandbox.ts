@@ -47,9 +47,20 @@ export interface RunOptions {
   readonly timeoutMs?: number
 }
 
+/** The job's time limit passed while it waited for a free thread (more job slots than threads). */
+export class ThreadWaitExpiredError extends Error {
+  constructor(startedAtMs: number) {
+    super(
+      `no processor thread was free before the job's time limit (${Date.now() - startedAtMs} ms since it started); retried`,
+    )
+    this.name = 'ThreadWaitExpiredError'
+  }
+}
+
 /**
  * A fixed number of processor threads. `run` waits for a free one (the wait counts against the
- * job's time limit, which started with the job), and a thread that failed is replaced on demand.
+ * job's time limit, which started with the job; a job whose limit passed while waiting is thrown
+ * back to be retried, not failed), and a thread that failed is replaced on demand.
  * Threads start on first use and keep the process alive: `close()` them at shutdown, after the
  * BullMQ worker has stopped taking jobs.
  */
@@ -83,6 +94,9 @@ export class SandboxPool {
     const bytes = await readInput(input, limits.maxBytes)
     const thread = await this.#acquire()
     try {
+      // The job's whole limit went in waiting for a thread: nothing is known about the image, so
+      // this is not its failure (a ProcessingError would fail the photo) — the job is retried.
+      if (Date.now() >= startedAtMs + jobLimits.maxTimeMs) throw new ThreadWaitExpiredError(startedAtMs)
       return await thread.run(bytes, jobLimits, startedAtMs)
     } finally {
       this.#release(thread)

@@ -16,6 +16,7 @@
  *    to (an upload whose row was never written: the API died after S3, or a duplicate whose
  *    delete failed) are deleted; their bytes are counted first (`photos_orphaned_bytes`).
  */
+import { json } from 'node:stream/consumers'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { LaneQueues } from '../queue/lanes.ts'
 import type { PhotoRepository } from '../repositories/photos.ts'
@@ -122,10 +123,9 @@ async function recoverFinishedTusUploads(deps: ReapDeps, page: readonly ListedOb
  */
 async function tusFilename(deps: ReapDeps, key: string): Promise<string | undefined> {
   try {
-    const chunks: Buffer[] = []
-    for await (const chunk of await deps.store.getStream(`${key}${tusInfoSuffix}`))
-      chunks.push(chunk as Buffer)
-    const info = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata?: { filename?: unknown } }
+    const info = (await json(await deps.store.getStream(`${key}${tusInfoSuffix}`))) as {
+      metadata?: { filename?: unknown }
+    }
     return typeof info.metadata?.filename === 'string' ? info.metadata.filename : undefined
   } catch (err) {
     deps.accept.log.warn(

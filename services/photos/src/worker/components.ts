@@ -48,6 +48,11 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
     help: 'processing runs started, by lane: one per attempt, and one more for each job run again after its lock lapsed (pm21)',
     labelNames: ['lane'],
   })
+  const rerunsAfterStall = clients.metrics.counter({
+    name: 'photos_job_reruns_after_stall_total',
+    help: 'processing runs of jobs a stalled check had put back (their lock lapsed while they ran), by lane: the work done twice (pm21)',
+    labelNames: ['lane'],
+  })
   const stalled = clients.metrics.counter({
     name: 'photos_jobs_stalled_total',
     help: "jobs this worker found with a lapsed lock (BullMQ's stalled check) and put back to run again, by lane",
@@ -56,6 +61,7 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
   // Zero from the start, so a run's delta counts from before its first job.
   for (const lane of ['new', 'backfill'] as const) {
     runs.inc({ lane }, 0)
+    rerunsAfterStall.inc({ lane }, 0)
     stalled.inc({ lane }, 0)
   }
   // Threads start on first use; a job slot beyond them waits for one (its wait counts against its
@@ -90,7 +96,10 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
       limits: config.limits,
       switches: mitigations,
     },
-    onRun: (lane) => runs.inc({ lane }),
+    onRun: (lane, afterStall) => {
+      runs.inc({ lane })
+      if (afterStall) rerunsAfterStall.inc({ lane })
+    },
     onOutcome: (lane, outcome) => outcomes.inc({ lane, outcome: outcome.kind }),
     onStalled: (lane, jobId) => {
       stalled.inc({ lane })

@@ -37,8 +37,11 @@ export interface LaneWorkersOptions {
   stalledCheckMs?: number
   /** How often the backfill lane checks the new lane's wait. @default 500 */
   sloCheckMs?: number
-  /** Each time a processor starts a job: once per attempt, and again for a job whose lock lapsed. */
-  onRun?(lane: Lane): void
+  /**
+   * Each time a processor starts a job: once per attempt, and again for a job whose lock lapsed;
+   * `afterStall` when the job had been put back by a stalled check before (job.stalledCounter).
+   */
+  onRun?(lane: Lane, afterStall: boolean): void
   onOutcome?(lane: Lane, outcome: JobOutcome, job: Job<ProcessJobData>): void
   /** This worker found a job whose lock had lapsed (stalled) and put it back to run again. */
   onStalled?(lane: Lane, jobId: string): void
@@ -65,7 +68,7 @@ export class LaneWorkers {
       const worker = new Worker<ProcessJobData, JobOutcome>(
         o.keys.queue(lane),
         async (job, token) => {
-          o.onRun?.(lane)
+          o.onRun?.(lane, job.stalledCounter > 0)
           let outcome: JobOutcome
           try {
             outcome = await processJob(o.job, job.data, job.processedOn ?? Date.now())
