@@ -97,7 +97,9 @@ export class SandboxPool {
       // The job's whole limit went in waiting for a thread: nothing is known about the image, so
       // this is not its failure (a ProcessingError would fail the photo) — the job is retried.
       if (Date.now() >= startedAtMs + jobLimits.maxTimeMs) throw new ThreadWaitExpiredError(startedAtMs)
-      return await thread.run(bytes, jobLimits, startedAtMs)
+      // Bytes read here from a stream are this call's alone: they move to the thread. A caller's
+      // Buffer is copied (it may use it again).
+      return await thread.run(bytes, jobLimits, startedAtMs, { transfer: bytes !== input })
     } finally {
       this.#release(thread)
     }
