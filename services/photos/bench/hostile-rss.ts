@@ -8,9 +8,10 @@
  * it prints what happened and never fails on it.
  *
  * The corpus is test/corpus's (the processor tests' table of hostile files and their reasons), a
- * JPEG+ZIP polyglot (a valid JPEG: processed, the ZIP tail dropped by the re-encode), and two
- * controls that must be processed: a 12 MP photo and the largest PNG the pixel limit lets in, all
- * zeros (a bomb under the limit: 40 MP decoded in full, PNG has no shrink-on-load). Round 1
+ * JPEG+ZIP polyglot (a valid JPEG: processed, the ZIP tail dropped by the re-encode), and controls
+ * that must be processed: a 12 MP photo, two HEICs (a 12 MP one and a small one with GPS: decoded
+ * in WebAssembly, whose memory stays with its thread) and the largest PNG the pixel limit lets in,
+ * all zeros (a bomb under the limit: 40 MP decoded in full, PNG has no shrink-on-load). Round 1
  * uploads the files one at a time and waits for each (a peak per file); later rounds upload the
  * whole corpus at once (the worker's slots all busy with hostile files).
  *
@@ -97,6 +98,9 @@ const files: CorpusFile[] = [
   ...hostileCases(() => plain).map((c) => ({ name: c.name, bytes: c.bytes(), reason: c.reason })),
   { name: 'polyglot: a JPEG with a ZIP appended', bytes: corpus.jpegZipPolyglot(plain), reason: undefined },
   { name: 'control: a 12 MP photo', bytes: await corpus.jpeg12Megapixels(), reason: undefined },
+  // HEIC is decoded in WebAssembly, whose memory grows to the image and stays with its thread.
+  { name: 'control: a 12 MP iPhone-size HEIC', bytes: await corpus.heic12Megapixels(), reason: undefined },
+  { name: 'control: a HEIC with EXIF GPS', bytes: await corpus.heicWithExif(), reason: undefined },
   {
     name: `bomb under the limit: a ${underLimitSide} × ${underLimitSide} PNG of zeros (${formatMegapixels(underLimitSide ** 2)})`,
     bytes: corpus.zeroPng(underLimitSide),

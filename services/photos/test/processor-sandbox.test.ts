@@ -10,7 +10,13 @@ import { after, before, describe, test } from 'node:test'
 import sharp from 'sharp'
 import { ProcessingError } from '../src/processor/errors.ts'
 import { defaultLimits } from '../src/processor/limits.ts'
-import { runSandboxed, SandboxPool, ThreadWaitExpiredError } from '../src/processor/sandbox.ts'
+import { ProcessorThread } from '../src/processor/processor-thread.ts'
+import {
+  defaultWorkerEntry,
+  runSandboxed,
+  SandboxPool,
+  ThreadWaitExpiredError,
+} from '../src/processor/sandbox.ts'
 import * as corpus from './corpus/corpus.ts'
 import { hostileCases } from './corpus/hostile-cases.ts'
 
@@ -50,6 +56,31 @@ test('a 12-megapixel HEIC decodes in a thread (libheif WebAssembly) under the de
   const image = await runSandboxed(await corpus.heic12Megapixels(), defaultLimits)
   assert.equal(image.mime, 'image/heic')
   assert.deepEqual([image.width, image.height], [4032, 3024])
+})
+
+test("a thread is retired after a HEIC leaves the decoder's WebAssembly memory past its cap, and kept below it", async () => {
+  // The decoder's heap grows to the image and never shrinks (≈ 100 MB after 12 MP): only the
+  // thread's end returns it.
+  const heic = await corpus.heic12Megapixels()
+  const options = { maxOldGenerationSizeMb: 64, maxJobs: 500, entry: defaultWorkerEntry }
+  const capped = new ProcessorThread({ ...options, maxWasmBytes: 64 * 1024 * 1024 })
+  const roomy = new ProcessorThread({ ...options, maxWasmBytes: 1024 * 1024 * 1024 })
+  try {
+    for (const thread of [capped, roomy]) {
+      const image = await thread.run(heic, defaultLimits, Date.now())
+      assert.deepEqual([image.width, image.height], [4032, 3024])
+    }
+    assert.equal(capped.alive, false, 'past the cap: retired after its job (which succeeded)')
+    assert.equal(roomy.alive, true, 'under the cap: kept')
+    // A JPEG never loads the decoder: nothing to retire for.
+    const jpegOnly = new ProcessorThread({ ...options, maxWasmBytes: 1 })
+    await jpegOnly.run(jpeg, defaultLimits, Date.now())
+    assert.equal(jpegOnly.alive, true)
+    await jpegOnly.close()
+  } finally {
+    await capped.close()
+    await roomy.close()
+  }
 })
 
 describe('a pool of two threads behind a misbehaving processor', () => {

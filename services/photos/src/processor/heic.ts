@@ -16,6 +16,7 @@
  * bounds one decode; but WebAssembly memory never shrinks, so a thread keeps its high-water mark
  * (≈ 150–200 MB after 12 MP decodes) until it is retired (docs/photos.md, known gaps).
  */
+import { createRequire } from 'node:module'
 import type { Metadata } from 'sharp'
 import sharp from 'sharp'
 
@@ -47,6 +48,20 @@ export class HeicFileError extends Error {
 const fileErrors = /not a HEIC image|HEIF image not found|HEIF processing error/
 
 let decoder: Promise<typeof import('heic-decode').default> | undefined
+let decoderLoaded = false
+
+/**
+ * The decoder's WebAssembly memory in bytes, 0 before its first use. Emscripten grows it to fit the
+ * largest image decoded and never gives it back (≈ 100 MB after a 12 MP photo, ≈ 16 MB at load):
+ * the sandbox retires a thread whose memory passed its cap, the one way to return it.
+ */
+export function heicDecoderMemoryBytes(): number {
+  if (!decoderLoaded) return 0
+  // heic-decode's own instance of libheif-js (the same module, from require's cache).
+  const fromHeicDecode = createRequire(createRequire(import.meta.url).resolve('heic-decode'))
+  const libheif = fromHeicDecode('libheif-js/wasm-bundle') as { HEAPU8?: Uint8Array }
+  return libheif.HEAPU8?.length ?? 0
+}
 
 /**
  * Decodes the image of a HEIC whose size libvips read from its header (the primary image): that
@@ -57,7 +72,10 @@ let decoder: Promise<typeof import('heic-decode').default> | undefined
  */
 export async function decodeHeic(bytes: Uint8Array, header: Size): Promise<DecodedHeic> {
   decoder ??= import('heic-decode').then(
-    (m) => m.default,
+    (m) => {
+      decoderLoaded = true
+      return m.default
+    },
     (err: unknown) => {
       decoder = undefined
       throw err

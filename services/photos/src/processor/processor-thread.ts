@@ -4,7 +4,9 @@
  * much as processing a 12 MP photo — so a thread per image would halve throughput. A thread that
  * timed out, crashed or ran out of heap is never reused: it is terminated and `alive` turns false,
  * and its owner (sandbox.ts) starts another. Healthy threads are retired after `maxJobs` too, so
- * whatever a leak accumulates is bounded (php-fpm's `pm.max_requests`, for the same reason).
+ * whatever a leak accumulates is bounded (php-fpm's `pm.max_requests`, for the same reason), and
+ * after a job that left the HEIC decoder's WebAssembly memory past `maxWasmBytes` (it never
+ * shrinks: a 40 MP HEIC would leave ≈ 300 MB with the thread for good).
  */
 import { Worker } from 'node:worker_threads'
 import { ProcessingError } from './errors.ts'
@@ -18,6 +20,8 @@ export interface ProcessorThreadOptions {
   readonly maxOldGenerationSizeMb: number
   /** Jobs before the thread is retired. */
   readonly maxJobs: number
+  /** WebAssembly memory (the HEIC decoder's, which never shrinks) past which it is retired after its job. */
+  readonly maxWasmBytes: number
   /** The thread's code; tests and experiments (pm17) pass a processor that crashes. */
   readonly entry: URL
 }
@@ -44,7 +48,9 @@ export class ProcessorThread {
       resourceLimits: { maxOldGenerationSizeMb: Math.max(minHeapMb, options.maxOldGenerationSizeMb) },
     })
     this.#worker.on('message', (reply: SandboxReply) => {
-      if (reply.id === this.#running?.id) this.#finish((running) => answer(reply, running))
+      if (reply.id !== this.#running?.id) return
+      this.#finish((running) => answer(reply, running))
+      if ((reply.wasmBytes ?? 0) > options.maxWasmBytes) this.#retire()
     })
     this.#worker.on('error', (err) => this.#die(crashed(err)))
     this.#worker.on('exit', (code) =>

@@ -14,7 +14,11 @@ export interface SandboxJob {
   readonly startedAtMs: number
 }
 
-export type SandboxReply = { readonly id: number } & (
+export type SandboxReply = {
+  readonly id: number
+  /** The thread's WebAssembly memory after the job (the HEIC decoder's heap, which never shrinks). */
+  readonly wasmBytes?: number
+} & (
   | { readonly kind: 'done'; readonly image: ProcessedImage }
   | { readonly kind: 'refused'; readonly failure: ProcessingFailure }
   /** Not the image's fault (a bug in the processor): the caller retries instead of failing the photo. */
