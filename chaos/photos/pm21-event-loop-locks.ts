@@ -42,8 +42,9 @@ const lockMs = 1000
 async function eachJobOnce(ctx: RunContext) {
   const acked = ctx.ledger.select({ op: 'upload' }).okCount
   const runs = ctx.metrics.delta('photos_job_runs_total', { lane: 'new' })
-  // Runs again of a job whose lock lapsed — not a retry after an ordinary failure (S3 away,
-  // say), which is the queue doing its job.
+  // Runs of jobs whose lock lapsed at least once (BullMQ's stalledCounter) — not every run, so a
+  // retry after an ordinary failure of a job that never stalled (S3 away, say) does not count.
+  // Nothing else retries a job in this experiment.
   const reruns = ctx.metrics.delta('photos_job_reruns_after_stall_total', { lane: 'new' })
   const stalled = ctx.metrics.delta('photos_jobs_stalled_total', { lane: 'new' })
   return {

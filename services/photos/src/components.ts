@@ -88,6 +88,8 @@ export function createPhotosApi(config: Config, clients: PhotoClients) {
         : proxiedVariantUrls(config.publicBaseUrl),
     maxUploadBytes: config.limits.maxBytes,
     uploadSinglePut: config.uploadSinglePut,
+    // A second under S3's idle timeout, so a client's pause is the client's (400), not S3's.
+    uploadStallMs: Math.max(1000, config.s3.timeoutMs - 1000),
     page: { pageDefault: config.pageDefault, pageMax: config.pageMax },
     sseTimeoutMs: config.sseTimeoutMs,
     durableAck: () => mitigations.current.durableAck,

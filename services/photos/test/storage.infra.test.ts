@@ -208,6 +208,7 @@ test('putDeclared: a stream of exactly the predicted length is one streamed PutO
     maxBytes: 64 * MiB,
     declaredBytes: 12 * MiB,
     repairKey: 'incoming/u1/one-r',
+    stallMs: 5000,
   })
   assert.deepEqual(
     { key: result.key, repaired: result.repaired, bytes: result.bytes, sha256: result.sha256 },
@@ -234,6 +235,7 @@ test('putDeclared: a wrong prediction (shorter, longer, empty) is rewritten at r
       maxBytes: 64 * MiB,
       declaredBytes: c.declared,
       repairKey: `${key}-r`,
+      stallMs: 5000,
     })
     assert.equal(result.key, `${key}-r`, c.name)
     assert.equal(result.repaired, true, c.name)
@@ -257,6 +259,7 @@ test('putDeclared: over maxBytes, or a source that fails: the PUT is aborted and
       maxBytes: 12 * MiB,
       declaredBytes: 12 * MiB,
       repairKey: 'incoming/u1/too-big-r',
+      stallMs: 5000,
     }),
     (error: unknown) => error instanceof TooLargeError && error.statusCode === 413,
   )
@@ -271,11 +274,60 @@ test('putDeclared: over maxBytes, or a source that fails: the PUT is aborted and
       maxBytes: 64 * MiB,
       declaredBytes: 8 * MiB,
       repairKey: 'incoming/u1/broken-r',
+      stallMs: 5000,
     }),
     (error: unknown) => error instanceof UploadInterruptedError && error.statusCode === 400,
   )
   assert.deepEqual(await listBucket(s.client, s.bucket), { objects: [], uploads: [] })
   assert.equal(s.gate.breakerState, 'closed', "a client's failure never counts against S3")
+})
+
+test("putDeclared: a client that pauses, or a form that claims more than it sends, fails as the client's (400) without writing its padding", async (t) => {
+  const s = await storageInRandomBucket(t)
+  const never = new Promise<void>(() => {})
+  // Sends 2 MiB, then nothing (the socket stays open).
+  const paused = new Readable({ read() {} })
+  paused.push(randomBytes(2 * MiB))
+  const startedAt = performance.now()
+  await assert.rejects(
+    s.objects.putDeclared('incoming/u1/paused', paused, {
+      contentType: 'image/jpeg',
+      maxBytes: 64 * MiB,
+      declaredBytes: 8 * MiB,
+      repairKey: 'incoming/u1/paused-r',
+      stallMs: 400,
+    }),
+    (error: unknown) =>
+      error instanceof UploadInterruptedError && /sent nothing for 400 ms/.test(String(error.cause)),
+  )
+  t.diagnostic(`paused client failed after ${(performance.now() - startedAt).toFixed(0)} ms`)
+  // One byte of file, a Content-Length that promised 8 MiB, and the rest never comes: no 8 MiB of
+  // zeros is written for it.
+  await assert.rejects(
+    s.objects.putDeclared('incoming/u1/claims', Readable.from([Buffer.from('x')]), {
+      contentType: 'image/jpeg',
+      maxBytes: 64 * MiB,
+      declaredBytes: 8 * MiB,
+      repairKey: 'incoming/u1/claims-r',
+      stallMs: 400,
+      bodyComplete: () => never,
+    }),
+    (error: unknown) =>
+      error instanceof UploadInterruptedError && /the rest of the form/.test(String(error.cause)),
+  )
+  assert.deepEqual(await listBucket(s.client, s.bucket), { objects: [], uploads: [] })
+  assert.equal(s.gate.breakerState, 'closed', "a client's pause never counts against S3")
+  // The same short file once the rest of the body has arrived: padded, rewritten, stored exactly.
+  const ok = await s.objects.putDeclared('incoming/u1/short', Readable.from([Buffer.from('x')]), {
+    contentType: 'image/jpeg',
+    maxBytes: 64 * MiB,
+    declaredBytes: 1 * MiB,
+    repairKey: 'incoming/u1/short-r',
+    stallMs: 400,
+    bodyComplete: async () => {},
+  })
+  assert.deepEqual([ok.key, ok.bytes], ['incoming/u1/short-r', 1])
+  assert.deepEqual((await listBucket(s.client, s.bucket)).objects, ['incoming/u1/short-r'])
 })
 
 test('variants: putBuffer at a content-addressed key with immutable caching; head, range, delete', async (t) => {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
+import { finished } from 'node:stream/promises'
 import type {} from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { invalidField, photoNotFound } from '../errors.ts'
@@ -31,6 +32,8 @@ export interface PhotoRouteDeps {
   maxUploadBytes: number
   /** UPLOAD_SINGLE_PUT: stream the file as one PutObject when the form says its length. */
   uploadSinglePut: boolean
+  /** The longest pause in a client's bytes during such a PutObject (under S3_TIMEOUT_MS, which would blame S3). */
+  uploadStallMs: number
   page: { pageDefault: number; pageMax: number }
   sseTimeoutMs: number
   /** The durableAck switch: 201 only after S3 has the object (on), or once the bytes are spooled (off). */
@@ -66,6 +69,8 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
           maxBytes: deps.maxUploadBytes,
           declaredBytes: predicted,
           repairKey: `incoming/${ownerId}/${randomUUID()}`,
+          stallMs: deps.uploadStallMs,
+          bodyComplete: () => finished(request.raw),
         })
         if (put.repaired)
           request.log.info({ predicted, bytes: put.bytes }, 'form not as predicted: upload rewritten')

@@ -102,6 +102,9 @@ export function s3ClientConfig(options: S3ClientOptions): S3ClientConfig {
     // retryable streaming request") — every upload a client abandons. The failure itself is
     // thrown, mapped and logged by the caller.
     logger: quietLogger,
+    // No `Expect: 100-continue` (the SDK adds it to bodies over 2 MB): the request waits a round
+    // trip before its body, and the SDK sends it on a fresh connection that is never kept alive.
+    expectContinueHeader: false,
   }
 }
 

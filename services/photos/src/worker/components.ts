@@ -50,7 +50,7 @@ export function createPhotoWorker(config: Config, clients: WorkerClients) {
   })
   const rerunsAfterStall = clients.metrics.counter({
     name: 'photos_job_reruns_after_stall_total',
-    help: 'processing runs of jobs a stalled check had put back (their lock lapsed while they ran), by lane: the work done twice (pm21)',
+    help: 'processing runs of jobs a stalled check has put back at least once (their lock lapsed; job.stalledCounter > 0, which BullMQ never resets, so a later ordinary retry of such a job counts too), by lane (pm21)',
     labelNames: ['lane'],
   })
   const stalled = clients.metrics.counter({

@@ -39,7 +39,8 @@ export interface LaneWorkersOptions {
   sloCheckMs?: number
   /**
    * Each time a processor starts a job: once per attempt, and again for a job whose lock lapsed;
-   * `afterStall` when the job had been put back by a stalled check before (job.stalledCounter).
+   * `afterStall` when a stalled check had put the job back before (job.stalledCounter > 0; it is
+   * never reset, so every later run of such a job — a retry too — says so).
    */
   onRun?(lane: Lane, afterStall: boolean): void
   onOutcome?(lane: Lane, outcome: JobOutcome, job: Job<ProcessJobData>): void
