@@ -4,6 +4,8 @@
  * one photo per owner, another owner's photo a 404, bad input a 4xx naming the field.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { request } from 'node:http'
 import { test } from 'node:test'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { operationsOf } from '@faultline/kit/openapi'
@@ -180,6 +182,57 @@ test('a form is stored byte for byte however it is laid out (the file streamed a
     ids.add(again.body.id)
   }
   assert.equal(ids.size, Object.keys(layouts).length)
+})
+
+/** Sends `head` of a request that promised `contentLength` bytes, then goes quiet; resolves with the answer. */
+function pausedUpload(baseUrl: string, owner: string, boundary: string, head: Buffer, contentLength: number) {
+  return new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
+    const req = request(`${baseUrl}/api/photos`, {
+      method: 'POST',
+      headers: {
+        'x-user-id': owner,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(contentLength),
+      },
+    })
+    req.on('response', (res) => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+      })
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { code?: string } })
+        req.destroy()
+      })
+    })
+    req.on('error', reject)
+    req.write(head) // …and never the rest
+  })
+}
+
+test('a client that goes quiet mid-upload, or promises more than it sends, gets a 400 and leaves nothing in S3 (S3 not blamed)', async (t) => {
+  const h = await photosHarness(t)
+  // S3_TIMEOUT_MS 2000: the route's stall limit is a second under it.
+  const { baseUrl } = await h.startApi({ env: { S3_TIMEOUT_MS: '2000' } })
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#345' } })
+    .png()
+    .toBuffer()
+  const whole = handForm(
+    'q',
+    [{ name: 'file', filename: 'a.png', body: Buffer.concat([png, randomBytes(300_000)]) }],
+    '\r\n',
+  )
+  const cut = await pausedUpload(baseUrl, 'quiet', 'q', whole.subarray(0, 100_000), whole.length)
+  assert.equal(cut.status, 400)
+  assert.equal(cut.body.code, 'PHOTOS_ERR_UPLOAD_INTERRUPTED')
+  // A whole small form whose Content-Length promised 1 MiB more: nothing is padded for it.
+  const small = handForm('s', [{ name: 'file', filename: 'a.png', body: png }], '\r\n')
+  const short = await pausedUpload(baseUrl, 'claims', 's', small, small.length + 1024 * 1024)
+  assert.equal(short.status, 400)
+  assert.equal(short.body.code, 'PHOTOS_ERR_UPLOAD_INTERRUPTED')
+  assert.deepEqual(await h.objects('incoming/'), [], 'nothing of either upload is left in S3')
+  // S3 was never blamed: the next upload goes through.
+  assert.equal((await upload(baseUrl, 'quiet', png)).status, 201)
 })
 
 test('a list pages newest first with a cursor, no photo twice, none skipped', async (t) => {
