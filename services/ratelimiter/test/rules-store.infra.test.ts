@@ -137,24 +137,32 @@ test('two appliers pushing versions concurrently: with generations a polling rea
   const { generations } = stores(redis, keys)
   const seen: StoredRules[] = []
   let appliersDone = false
+  let readerFailed: unknown
   const reader = (async () => {
     while (!appliersDone) seen.push(await read(generations))
   })()
+  reader.catch((error: unknown) => {
+    readerFailed = error ?? new Error('the reader failed')
+  })
   // A pushes the even versions, B the odd ones, each in a random order: older pushes race newer ones.
   const shuffled = (versions: number[]) => versions.sort(() => Math.random() - 0.5)
-  // A turn of the event loop after each push lets the polling reader in between: how many reads
-  // land otherwise depends on how the client batches commands, and the test needs reads that
-  // interleave with the pushes.
+  // After each push an applier waits for two more reads, so reads interleave with the pushes
+  // however the client batches commands (a turn of the event loop was not always enough: one CI
+  // run read only 10 times). Each applier's waits are in sequence: ≥ 12 reads in all.
   const push = async (versions: number[]) => {
     for (const v of versions) {
       await apply(generations, ruleset(v))
-      await new Promise((resolve) => setImmediate(resolve))
+      const readsBefore = seen.length
+      while (seen.length < readsBefore + 2) {
+        if (readerFailed !== undefined) throw readerFailed
+        await new Promise((resolve) => setImmediate(resolve))
+      }
     }
   }
   await Promise.all([push(shuffled([2, 4, 6, 8, 10, 12])), push(shuffled([1, 3, 5, 7, 9, 11]))])
   appliersDone = true
   await reader
-  assert.ok(seen.length > 10, `the reader read ${seen.length} times`)
+  assert.ok(seen.length >= 12, `the reader read ${seen.length} times`)
   // Before the first commit there is nothing to read; after it, never again an empty or partial ruleset.
   const firstApplied = seen.findIndex((s) => s.version > 0)
   assert.ok(firstApplied >= 0)

@@ -57,11 +57,14 @@ let decoderLoaded = false
  */
 export function heicDecoderMemoryBytes(): number {
   if (!decoderLoaded) return 0
-  // heic-decode's own instance of libheif-js (the same module, from require's cache).
-  const fromHeicDecode = createRequire(createRequire(import.meta.url).resolve('heic-decode'))
-  const libheif = fromHeicDecode('libheif-js/wasm-bundle') as { HEAPU8?: Uint8Array }
+  // heic-decode's own instance of libheif-js (the same module, from require's cache), looked up
+  // once; its HEAPU8 is replaced each time the memory grows, so it is read on every call.
+  libheif ??= createRequire(createRequire(import.meta.url).resolve('heic-decode'))(
+    'libheif-js/wasm-bundle',
+  ) as { HEAPU8?: Uint8Array }
   return libheif.HEAPU8?.length ?? 0
 }
+let libheif: { HEAPU8?: Uint8Array } | undefined
 
 /**
  * Decodes the image of a HEIC whose size libvips read from its header (the primary image): that
