@@ -10,12 +10,14 @@ import { type DeliveryProbe, recorderOf } from './pm18-probes.ts'
 /** The catalog's bound: non-celebrity p99 within 1.5 × idle. */
 export const maxP99Ratio = 1.5
 /**
- * …or within this many ms of it. Over ~200 probes a p99 is the second-largest sample, and an idle
- * p99 of ~40 ms on a shared 2-core machine moves by tens of ms from one scheduling hiccup (a
- * hardened run measured 61 vs 38 ms: 1.6×, 23 ms). Starvation is seconds (naive: 7–25 s), so an
- * allowance of 50 ms cannot hide it.
+ * …or within this many ms of it. Over ~360 probes at 20 a second the p99 is the 4th-slowest, and
+ * one machine-wide stall on a shared 2-core machine holds up several consecutive probes at once:
+ * a fresh-clone CI run (2026-12-06) measured hardened 156 vs 70 ms idle (max 296 ms) with k6's own
+ * posts held up 150 ms in the same second, and its naive run a 264 ms stall before the backlog
+ * built; quieter runs moved by 20–30 ms (61 vs 38 ms). Starvation is seconds (naive: 7–25 s), so
+ * a quarter of a second cannot hide it, and one stall cannot fail a run that kept its promise.
  */
-export const p99AllowanceMs = 50
+export const p99AllowanceMs = 250
 /** The first seconds warm the JIT, the connections and the consumer's first fetches: not idle. */
 const warmupS = 2
 /** Fewer probes than this in a phase and a p99 means nothing. */

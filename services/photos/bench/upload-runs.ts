@@ -7,6 +7,12 @@
  *                 --env UPLOAD_SINGLE_PUT=0 a lib-storage multipart upload of 5 MiB parts),
  *                 SHA-256 while streaming, then the photo row and its job: 201 only once S3 has
  *                 the object (durableAck);
+ *   proxy-form    the same form to bench/upload-proxy.ts, a bare Fastify with @fastify/multipart that
+ *                 hashes the file (SHA-256) and streams it as one PutObject of the length the
+ *                 bench states: the least a process between client and S3 does under the upload
+ *                 contract, with none of the API's own features;
+ *   proxy-pipe    the bare bytes PUT to the same proxy, piped as one PutObject: no form, no hash,
+ *                 only the extra hop;
  *   raw-signed    one PutObject of the same bytes from this process, with the S3 client the
  *                 service uses (src/storage/s3-client.ts, SigV4 with the payload hashed);
  *   raw-unsigned  the same PutObject with `UNSIGNED-PAYLOAD` (no payload hash): S3's own speed.
@@ -27,7 +33,7 @@ import type { S3Client } from '../src/storage/s3-client.ts'
 import type { S3Gate } from '../src/storage/s3-gate.ts'
 import { putStream } from '../src/storage/streaming-put.ts'
 
-export const paths = ['api', 'raw-signed', 'raw-unsigned'] as const
+export const paths = ['api', 'proxy-form', 'proxy-pipe', 'raw-signed', 'raw-unsigned'] as const
 export const diagnosticPaths = ['store-5mib-signed', 'store-16mib-unsigned'] as const
 export type UploadPath = (typeof paths)[number] | (typeof diagnosticPaths)[number]
 
@@ -51,6 +57,8 @@ export function mbPerSecond(t: PathTotals): number | null {
 
 export interface UploadTargets {
   baseUrl: string
+  /** bench/upload-proxy.ts */
+  proxyUrl: string
   bucket: string
   signed: S3Client
   unsigned: S3Client
@@ -72,44 +80,46 @@ export function stamp(buffer: Buffer, serial: number): Buffer {
  * handed to the socket); fetch with a FormData would stream the Blob through web streams in
  * 64 KiB chunks, which on two shared cores takes CPU from the API being measured.
  */
-function postMultipart(baseUrl: string, owner: string, bytes: Buffer): Promise<void> {
+function postMultipart(url: string, headers: Record<string, string | number>, bytes: Buffer): Promise<void> {
   const boundary = `----faultline-bench-${randomUUID()}`
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.bin"\r\n` +
       'Content-Type: application/octet-stream\r\n\r\n',
   )
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+  return send(url, 'POST', { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, [
+    head,
+    bytes,
+    tail,
+  ])
+}
+
+/** One request whose body is `parts` (one write each), resolved on 201. */
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string | number>,
+  parts: readonly Buffer[],
+): Promise<void> {
+  const length = parts.reduce((sum, p) => sum + p.length, 0)
   return new Promise((resolve, reject) => {
-    const req = request(
-      `${baseUrl}/api/photos`,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-          'content-length': head.length + bytes.length + tail.length,
-          'x-user-id': owner,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          res.statusCode === 201
-            ? resolve()
-            : reject(
-                new Error(
-                  `POST /api/photos: ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`,
-                ),
+    const req = request(url, { method, agent, headers: { ...headers, 'content-length': length } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () =>
+        res.statusCode === 201
+          ? resolve()
+          : reject(
+              new Error(
+                `${method} ${new URL(url).pathname}: ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`,
               ),
-        )
-        res.on('error', reject)
-      },
-    )
+            ),
+      )
+      res.on('error', reject)
+    })
     req.on('error', reject)
-    req.write(head)
-    req.write(bytes)
-    req.end(tail)
+    for (const part of parts.slice(0, -1)) req.write(part)
+    req.end(parts.at(-1))
   })
 }
 
@@ -149,7 +159,13 @@ export async function uploadRound(
   totals: PathTotals,
 ): Promise<void> {
   const calls = buffers.map((bytes) => {
-    if (path === 'api') return () => postMultipart(targets.baseUrl, owner, bytes)
+    if (path === 'api')
+      return () => postMultipart(`${targets.baseUrl}/api/photos`, { 'x-user-id': owner }, bytes)
+    if (path === 'proxy-pipe')
+      return () =>
+        send(`${targets.proxyUrl}/pipe`, 'PUT', { 'content-type': 'application/octet-stream' }, [bytes])
+    if (path === 'proxy-form')
+      return () => postMultipart(`${targets.proxyUrl}/form`, { 'x-file-bytes': bytes.length }, bytes)
     if (path === 'store-5mib-signed') return () => storeStream(targets.signedGate, bytes, 5 * MiB)
     if (path === 'store-16mib-unsigned') return () => storeStream(targets.unsignedGate, bytes, 16 * MiB)
     const client = path === 'raw-signed' ? targets.signed : targets.unsigned

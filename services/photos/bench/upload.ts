@@ -6,8 +6,10 @@
  *
  * Both paths go DIRECT to S3 (127.0.0.1, versitygw's own port), not through Toxiproxy: the API
  * process is configured with the direct endpoint, and the raw PUTs use it too. The paths take
- * turns round by round (api, raw-signed, raw-unsigned, …), so drift on a shared machine falls on
- * all of them alike; the ceiling is the faster raw PUT (see upload-runs.ts).
+ * turns round by round (api, proxy-form, proxy-pipe, raw-signed, raw-unsigned, …), so drift on a
+ * shared machine falls on all of them alike; the ceiling is the faster raw PUT (see upload-runs.ts).
+ * The two proxy paths put a bare Fastify (upload-proxy.ts) in the API's place: what a process in
+ * between costs at all, and with the form parsed and hashed, the least the upload contract costs.
  *
  *   flock /tmp/faultline-infra.lock node services/photos/bench/upload.ts
  *   flock /tmp/faultline-infra.lock node services/photos/bench/upload.ts --rounds 20 --concurrency 2
@@ -27,6 +29,9 @@ import {
   markdownTable,
   num,
   parseBenchCli,
+  startChild,
+  stopChild,
+  waitForHttp,
   writeJson,
 } from '@faultline/bench'
 import { startPhotos } from '../src/bench-target.ts'
@@ -48,15 +53,16 @@ const usage = `Usage: node services/photos/bench/upload.ts [options]
 
 Upload MB/s through POST /api/photos (multipart, streamed to S3) vs a raw S3 PutObject of the same
 bytes to the same S3 server (both direct, no Toxiproxy), in the same run. Needs the native infra;
-run it under the infra lock. About 20 s with the defaults.
+run it under the infra lock. About 40 s with the defaults.
 
   --rounds N        rounds per path (default 10); the paths take turns
   --concurrency N   uploads at once in a round (default 1)
   --size-mb N       file size in MB (10^6 bytes; default 10)
-  --port N          the API's port (default 3362)
+  --port N          the API's port (default 3362); the in-between ceiling (upload-proxy.ts) uses N+1
   --diagnose        also time the service's storage call (putStream) from the bench: as configured
                     (5 MiB parts, signed) and with 16 MiB parts, unsigned (see upload-runs.ts)
-  --profile         write a CPU profile of the API process (node --cpu-prof) to the results folder
+  --profile         write CPU profiles of the API and of the proxy (node --cpu-prof) to the results
+                    folder
   --env NAME=VALUE  extra env for the API (repeatable), e.g. --env UPLOAD_SINGLE_PUT=0 for the
                     multipart path (5 MiB parts) the API takes when a form's length is unknown
   --out DIR         results root (default <repo>/results)
@@ -105,6 +111,7 @@ const unsigned = createS3({ ...s3Options, unsignedPayload: true })
 const bucket = world.config.s3.bucket
 const targets = {
   baseUrl: '',
+  proxyUrl: `http://127.0.0.1:${port + 1}`,
   bucket,
   signed,
   unsigned,
@@ -118,13 +125,32 @@ let serial = 0
 const restamp = () => buffers.map((b) => stamp(b, ++serial))
 const sys = await startPhotos({ port, logDir: out, worker: false }, world.env)
 targets.baseUrl = sys.baseUrl
+const proxy = startChild({
+  name: 'upload-proxy',
+  command: process.execPath,
+  args: [join(import.meta.dirname, 'upload-proxy.ts')],
+  env: {
+    PORT: String(port + 1),
+    S3_ENDPOINT: s3Options.endpoint,
+    S3_REGION: s3Options.region,
+    S3_ACCESS_KEY: s3Options.accessKeyId,
+    S3_SECRET_KEY: s3Options.secretAccessKey,
+    S3_BUCKET: bucket,
+    ...(values.profile
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${out} --cpu-prof-name=proxy.cpuprofile` }
+      : {}),
+  },
+  logFile: join(out, 'upload-proxy.log'),
+})
 try {
+  await waitForHttp(`${targets.proxyUrl}/health`, { child: proxy })
   const totals = Object.fromEntries(active.map((p) => [p, emptyTotals()])) as Record<UploadPath, PathTotals>
   log('warm-up: one round of each path')
   for (const path of active) await uploadRound(targets, path, restamp(), 'bench-warmup', emptyTotals())
   const known = new Map([
     [process.pid, 'bench (client)'],
     [sys.api?.pid ?? 0, 'api'],
+    [proxy.pid, 'proxy'],
   ])
   // CPU seconds by process group, summed over each path's rounds: where each path's cost lies.
   const cpu = Object.fromEntries(active.map((p) => [p, new Map<string, number>()])) as Record<
@@ -163,6 +189,13 @@ try {
     ceilingMBps: ceiling,
     ratio,
     ratioVsSigned: rates['raw-signed'] && rates.api !== null ? rates.api / rates['raw-signed'] : null,
+    // The in-between ceilings against the same raw PUT, and the API against the least a process
+    // in between does: how much of the gap is the hop and the contract, how much the API's own.
+    proxyRatios: {
+      pipe: ratioOf(rates['proxy-pipe'], ceiling),
+      form: ratioOf(rates['proxy-form'], ceiling),
+      apiVsForm: ratioOf(rates.api, rates['proxy-form']),
+    },
     cpuSecondsPerGB: Object.fromEntries(
       active.map((p) => [
         p,
@@ -185,11 +218,16 @@ try {
   linkLatest(out)
   process.stdout.write(`\n${md}\nResults: ${out}\n`)
 } finally {
+  await stopChild(proxy)
   await sys.stop()
   targets.signed.destroy()
   targets.unsigned.destroy()
   await world.reset()
   await world.close()
+}
+
+function ratioOf(a: number | null, b: number | null): number | null {
+  return a !== null && b !== null && b > 0 ? a / b : null
 }
 
 function render(r: {
@@ -201,12 +239,17 @@ function render(r: {
   ceilingMBps: number | null
   ratio: number | null
   ratioVsSigned: number | null
+  proxyRatios: { pipe: number | null; form: number | null; apiVsForm: number | null }
   cpuSecondsPerGB: Record<UploadPath, Record<string, number>>
 }): string {
   const spread = (t: PathTotals) =>
     t.roundMBps.length > 0 ? `${num(Math.min(...t.roundMBps))}–${num(Math.max(...t.roundMBps))}` : '-'
   const what: Record<UploadPath, string> = {
     api: `POST /api/photos multipart → API streams to S3 (${extraEnv.UPLOAD_SINGLE_PUT === '0' ? 'UPLOAD_SINGLE_PUT=0: 5 MiB parts, a multipart upload' : 'one PutObject of the length the form implies'}) → row + job → 201`,
+    'proxy-form':
+      'the same form to a bare Fastify + @fastify/multipart that hashes the file (SHA-256) and streams it as one PutObject (upload-proxy.ts)',
+    'proxy-pipe':
+      'the bare bytes PUT to the same proxy, piped as one PutObject (no form, no hash: the extra hop alone)',
     'raw-signed': "PutObject from the bench, the service's S3 client (SigV4, payload hashed)",
     'raw-unsigned': 'PutObject from the bench, UNSIGNED-PAYLOAD',
     'store-5mib-signed': "diagnostic: the service's putStream from the bench, as the API configures it",
@@ -227,6 +270,24 @@ ${markdownTable(
       `≥ ${target}×`,
       `**${num(r.ratio, 2)}×** (${num(r.mbPerSecond.api, 1)} vs ${num(r.ceilingMBps, 1)} MB/s); vs the signed PUT ${num(r.ratioVsSigned, 2)}×`,
       r.ratio !== null && r.ratio >= target ? 'met' : 'NOT met',
+    ],
+    [
+      'a process in between doing only what the contract asks (form, SHA-256) vs the same raw PUT',
+      '–',
+      `${num(r.proxyRatios.form, 2)}× (${num(r.mbPerSecond['proxy-form'], 1)} MB/s)`,
+      'ceiling',
+    ],
+    [
+      'a process in between that only pipes the bytes vs the same raw PUT',
+      '–',
+      `${num(r.proxyRatios.pipe, 2)}× (${num(r.mbPerSecond['proxy-pipe'], 1)} MB/s)`,
+      'ceiling',
+    ],
+    [
+      "the API vs the form-and-hash proxy: the cost of the API's own features",
+      '–',
+      `${num(r.proxyRatios.apiVsForm, 2)}×`,
+      '',
     ],
   ],
 )}
