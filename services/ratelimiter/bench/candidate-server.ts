@@ -8,6 +8,8 @@
  *   CANDIDATE=plugin ALGORITHM=gcra    @faultline/ratelimit's Fastify plugin with that algorithm
  *   CANDIDATE=fastify-rate-limit       @fastify/rate-limit with its Redis store
  *   CANDIDATE=rate-limiter-flexible    rate-limiter-flexible's RateLimiterRedis in an onRequest hook
+ *   CANDIDATE=decide-echo              POST /v1/decide answered OK without a decision (decide-floor.ts)
+ *   CANDIDATE=decide-floor             POST /v1/decide with one RedisLimiter decision, nothing else
  *
  * Every limiter keys by the `x-api-key` header and uses LIMIT per WINDOW_MS on REDIS_URL, under
  * KEY_PREFIX so a run never meets another's keys. With RECORD_ADMITTED=1 the handler (reached only
@@ -16,7 +18,14 @@
  * clears the list: the accuracy run merges the lists of its instances (one machine, one clock).
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import { type CandidateName, type Close, candidateNames, installLimiter } from './candidates.ts'
+import {
+  type CandidateName,
+  type Close,
+  candidateNames,
+  installLimiter,
+  type LimiterSettings,
+} from './candidates.ts'
+import { installDecideEcho, installDecideFloor } from './decide-floor.ts'
 
 function required(name: string): string {
   const value = process.env[name]
@@ -35,9 +44,9 @@ const now = () => performance.timeOrigin + performance.now()
 
 const app: FastifyInstance = Fastify({ logger: false })
 let close: Close | undefined
-if (candidate !== 'hello') {
+const settings = (): LimiterSettings => {
   const policy = process.env.FAILURE_POLICY
-  close = await installLimiter(app, candidate, {
+  return {
     redisUrl: required('REDIS_URL'),
     algorithm: process.env.ALGORITHM ?? 'sliding-log',
     limit: Number(process.env.LIMIT ?? 100),
@@ -45,8 +54,11 @@ if (candidate !== 'hello') {
     keyPrefix: process.env.KEY_PREFIX ?? 'bench:rl',
     ...(process.env.DEADLINE_MS ? { deadlineMs: Number(process.env.DEADLINE_MS) } : {}),
     ...(policy === 'open' || policy === 'closed' || policy === 'local' ? { failurePolicy: policy } : {}),
-  })
+  }
 }
+if (candidate === 'decide-echo') installDecideEcho(app)
+else if (candidate === 'decide-floor') close = await installDecideFloor(app, settings())
+else if (candidate !== 'hello') close = await installLimiter(app, candidate, settings())
 app.get('/', async (request) => {
   // Our plugin says when Redis decided (its clock decided, so that is where exactness is
   // measured); the peers don't, so their admissions are timed here, when the handler runs.

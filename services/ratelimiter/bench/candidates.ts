@@ -8,6 +8,9 @@
  *                           one script), the most used Fastify limiter
  *   rate-limiter-flexible   RateLimiterRedis: a fixed window too (its `consume`), the most used
  *                           Node limiter outside a framework
+ *
+ * and the decision service's in-between ceilings, `decide-echo` and `decide-floor`
+ * (decide-floor.ts).
  */
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
@@ -15,7 +18,14 @@ import { Redis } from 'ioredis'
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
 import { installOurPlugin } from './our-plugin.ts'
 
-export const candidateNames = ['hello', 'plugin', 'fastify-rate-limit', 'rate-limiter-flexible'] as const
+export const candidateNames = [
+  'hello',
+  'plugin',
+  'fastify-rate-limit',
+  'rate-limiter-flexible',
+  'decide-echo',
+  'decide-floor',
+] as const
 export type CandidateName = (typeof candidateNames)[number]
 
 export interface LimiterSettings {
@@ -79,7 +89,7 @@ function installRateLimiterFlexible(app: FastifyInstance, s: LimiterSettings): C
 
 export async function installLimiter(
   app: FastifyInstance,
-  candidate: Exclude<CandidateName, 'hello'>,
+  candidate: Exclude<CandidateName, 'hello' | 'decide-echo' | 'decide-floor'>,
   settings: LimiterSettings,
 ): Promise<Close> {
   if (candidate === 'fastify-rate-limit') return installFastifyRateLimit(app, settings)

@@ -38,7 +38,7 @@ const usage = `Usage: node services/ratelimiter/bench/compare.ts [options]
 
 Benchmarks the ratelimiter against a bare Fastify hello-world and two popular limiters (throughput,
 accuracy with 4 instances, p99 added at half the max, decision time during a Redis outage).
-Needs the native infra (./faultline infra up). Takes about 8 minutes with the defaults.
+Needs the native infra (./faultline infra up). Takes about 9 minutes with the defaults.
 
   --parts LIST      throughput,accuracy,latency,outage (default all)
   --duration N      seconds measured per throughput/latency run (default 10)
@@ -46,7 +46,8 @@ Needs the native infra (./faultline infra up). Takes about 8 minutes with the de
   --vus N           closed-model users for the throughput runs (default 32)
   --generators LIST generators of the latency part: k6, vegeta (default both)
   --candidates LIST throughput candidates by label, comma-separated (default all): hello, plugin
-                    <algorithm>, fastify-rate-limit, rate-limiter-flexible, decision-service
+                    <algorithm>, fastify-rate-limit, rate-limiter-flexible, decide-echo,
+                    decide-floor (the decision service's ceilings), decision-service
   --limit N         the accuracy rule's limit (default 100)
   --window-ms N     the accuracy rule's window (default 1000)
   --accuracy-s N    seconds of load per accuracy run (default 8)

@@ -37,12 +37,23 @@ function throughputSection(t: Throughput): string[] {
   const fasterPeer = Math.max(...t.rows.filter((r) => peers.includes(r.candidate)).map((r) => r.rps), 0)
   const ours = t.rows.find((r) => r.candidate === 'plugin sliding-log')
   const service = t.rows.find((r) => r.candidate === 'decision-service')
+  const floor = t.rows.find((r) => r.candidate === 'decide-floor')
+  const echo = t.rows.find((r) => r.candidate === 'decide-echo')
   const verdicts = [
     ours && fasterPeer > 0
       ? `- Exact algorithm (sliding log) vs the faster peer: ${num(ours.rps)} vs ${num(fasterPeer)} req/s (${(ours.rps / fasterPeer).toFixed(2)}×; target ≥ 1.00) — ${ours.rps >= fasterPeer ? 'met' : 'NOT met'}`
       : undefined,
     service?.ratioToHello != null
       ? `- Decision service vs hello-world: ${service.ratioToHello.toFixed(2)}× (target ≥ 0.7) — ${service.ratioToHello >= 0.7 ? 'met' : 'NOT met'}`
+      : undefined,
+    echo?.ratioToHello != null
+      ? `- Ceiling: the decision service's request answered without a decision (decide-echo) vs hello-world: ${echo.ratioToHello.toFixed(2)}×`
+      : undefined,
+    floor?.ratioToHello != null
+      ? `- Ceiling: the request plus one Redis decision and nothing else (decide-floor) vs hello-world: ${floor.ratioToHello.toFixed(2)}×`
+      : undefined,
+    service && floor
+      ? `- Decision service vs decide-floor (the cost of its rules, policy, validation, metrics and logs): ${(service.rps / floor.rps).toFixed(2)}×`
       : undefined,
   ].filter((l): l is string => l !== undefined)
   return [

@@ -49,6 +49,10 @@ export function throughputCandidates(s: RunSettings): CandidateSpec[] {
     ),
     { name: 'fastify-rate-limit', env: limiterEnv('frl') },
     { name: 'rate-limiter-flexible', env: limiterEnv('rlf') },
+    // The decision service's in-between ceilings (decide-floor.ts): the request's shape alone, and
+    // with the one Redis decision it needs.
+    { name: 'decide-echo', env: {} },
+    { name: 'decide-floor', env: limiterEnv('floor') },
     {
       name: 'decision-service',
       env: {
@@ -58,6 +62,11 @@ export function throughputCandidates(s: RunSettings): CandidateSpec[] {
       },
     },
   ]
+}
+
+/** The candidates answering POST /v1/decide (the load sends the decision service's request). */
+function decides(spec: CandidateSpec): boolean {
+  return spec.name === 'decision-service' || spec.name === 'decide-echo' || spec.name === 'decide-floor'
 }
 
 export interface ThroughputRow extends LoadRun {
@@ -84,7 +93,7 @@ export async function measureThroughput(s: RunSettings): Promise<Throughput> {
       s.log(`throughput: ${label(spec)} …`)
       const run = await runLoad({
         urls: instances.urls,
-        mode: spec.name === 'decision-service' ? 'decide' : 'get',
+        mode: decides(spec) ? 'decide' : 'get',
         scenario: 'max',
         durationS: s.durationS,
         warmupS: s.warmupS,
