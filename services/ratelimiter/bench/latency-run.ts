@@ -1,7 +1,8 @@
 /**
  * The p99 a decision adds at half the plugin's maximum: our plugin (sliding log) and the bare
  * hello-world at the same constant rate (open model), the hello-world first as the generator's
- * floor. Measured with k6 (the benchmark's one script) and with vegeta: at half the maximum k6's
+ * floor, and rate-limiter-flexible at the same rate as the in-between ceiling (one Redis round
+ * trip per request, nothing around it). Measured with k6 (the benchmark's one script) and with vegeta: at half the maximum k6's
  * open model needs about a core of this 2-core machine, so the plugin, Redis and k6 compete for
  * the CPU and the figure measures the machine; vegeta sends the same rate on a fraction of a core
  * (the shortener's redirect benchmark met its own latency target this way). Both are reported.
@@ -21,6 +22,12 @@ export interface LatencyAtHalf {
   plugin: LoadRun
   /** p99(plugin) − p99(hello) at the same rate: what a decision adds. */
   addedP99Ms: number | null
+  /**
+   * rate-limiter-flexible at the same rate: one Redis round trip per request with nothing around
+   * it (no deadline, breaker or metrics) — what any Redis-backed limiter adds on this machine.
+   */
+  peer: LoadRun
+  peerAddedP99Ms: number | null
 }
 
 /** In-flight requests either generator may hold: k6's VUs, vegeta's workers. */
@@ -105,6 +112,15 @@ export async function measureLatencyAtHalf(
         KEY_PREFIX: `bench:${s.runId}:half`,
       },
     },
+    {
+      name: 'rate-limiter-flexible',
+      env: {
+        REDIS_URL: s.redisUrl,
+        LIMIT: String(unreachable),
+        WINDOW_MS: '1000',
+        KEY_PREFIX: `bench:${s.runId}:half-rlf`,
+      },
+    },
   ]
   const runs = new Map<string, LoadRun>()
   for (const spec of specs) {
@@ -123,7 +139,9 @@ export async function measureLatencyAtHalf(
   return chosen.map((generator) => {
     const hello = runs.get(`${generator} hello`) as LoadRun
     const plugin = runs.get(`${generator} plugin`) as LoadRun
-    const addedP99Ms = hello.p99Ms !== null && plugin.p99Ms !== null ? plugin.p99Ms - hello.p99Ms : null
-    return { generator, rate, hello, plugin, addedP99Ms }
+    const peer = runs.get(`${generator} rate-limiter-flexible`) as LoadRun
+    const added = (run: LoadRun) =>
+      hello.p99Ms !== null && run.p99Ms !== null ? run.p99Ms - hello.p99Ms : null
+    return { generator, rate, hello, plugin, addedP99Ms: added(plugin), peer, peerAddedP99Ms: added(peer) }
   })
 }

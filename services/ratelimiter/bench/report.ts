@@ -113,10 +113,12 @@ function latencySection(l: LatencyAtHalf): string[] {
           ms(l.plugin.maxMs),
           num(l.plugin.dropped),
         ],
+        ['rate-limiter-flexible', ms(l.peer.p50Ms), ms(l.peer.p99Ms), ms(l.peer.maxMs), num(l.peer.dropped)],
       ],
     ),
     '',
     `- p99 added by a decision (${l.generator}): ${ms(l.addedP99Ms)} (target ≤ 1 ms) — ${l.addedP99Ms !== null && l.addedP99Ms <= 1 ? 'met' : 'NOT met'}${l.plugin.dropped > 0.01 * l.plugin.requests ? `; ${num(l.plugin.dropped)} requests not sent on time` : ''}`,
+    `- Ceiling: p99 added by rate-limiter-flexible at the same rate (one Redis round trip, nothing around it): ${ms(l.peerAddedP99Ms)}`,
     '',
   ]
 }
