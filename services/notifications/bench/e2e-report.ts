@@ -8,9 +8,12 @@ export interface E2eReportInput {
   command: string
   args: { channels: readonly string[]; concurrency: number; workerConcurrency: number; notifications: number }
   ceiling: RunRate
+  /** Jobs that only make the provider request (noop-worker.ts with NOOP_PROVIDERS_URL). */
+  sendFloor: RunRate
   drain: DrainResult
   burst: Omit<BurstResult, 'ids'> & { ids?: unknown }
   ratio: number | null
+  sendFloorRatio: number | null
   maxNotificationsPerSecond: number
   saturation: SaturationReport
   atHalf: AtRateResult
@@ -43,6 +46,12 @@ ${markdownTable(
       met((r.ratio ?? 0) >= 0.5),
     ],
     [
+      'ceiling: jobs that only make the provider request vs no-op BullMQ worker',
+      '–',
+      `${num(r.sendFloorRatio, 2)}× (${num(r.sendFloor.perSecond)} jobs/s); end to end ÷ send floor ${num(r.sendFloor.perSecond ? (r.drain.deliveries.perSecond ?? 0) / r.sendFloor.perSecond : null, 2)}×`,
+      'ceiling',
+    ],
+    [
       `accepted → sent p99 at half the max (${r.atHalf.ratePerSecond}/s)`,
       '≤ 1 s',
       `**${ms(lat.p99Ms)}** (p50 ${ms(lat.p50Ms)}, max ${ms(lat.maxMs)}, ${lat.count} deliveries)`,
@@ -63,6 +72,14 @@ ${markdownTable(
       `${num(r.ceiling.seconds, 1)} s`,
       `${num(r.ceiling.wallSeconds, 1)} s`,
       'addBulk by 500 while a separate process completes them',
+    ],
+    [
+      'send floor: each job POSTs to its provider, nothing else',
+      `${r.sendFloor.count} jobs`,
+      `${num(r.sendFloor.perSecond)} jobs/s`,
+      `${num(r.sendFloor.seconds, 1)} s`,
+      `${num(r.sendFloor.wallSeconds, 1)} s`,
+      "the same jobs; the service's ProviderClient to the fake providers (email, sms-a, push)",
     ],
     [
       'drain: accepted backlog → provider 2xx',

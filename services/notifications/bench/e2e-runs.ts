@@ -53,6 +53,8 @@ export interface CeilingOptions {
   concurrency: number
   jobs: number
   logDir: string
+  /** The send floor: each job makes the provider request (noop-worker.ts, NOOP_PROVIDERS_URL). */
+  providersUrl?: string
 }
 
 /**
@@ -63,9 +65,10 @@ export interface CeilingOptions {
 export async function measureCeiling(o: CeilingOptions): Promise<RunRate> {
   const set = channelQueueSet(o.connection, o.prefix, o.channels)
   await set.obliterate()
-  const logFile = join(o.logDir, 'noop-worker.log')
+  const name = o.providersUrl ? 'send-floor-worker' : 'noop-worker'
+  const logFile = join(o.logDir, `${name}.log`)
   const child = startChild({
-    name: 'noop-worker',
+    name,
     command: process.execPath,
     args: [join(repoRoot, 'services', 'notifications', 'bench', 'noop-worker.ts')],
     env: {
@@ -73,6 +76,7 @@ export async function measureCeiling(o: CeilingOptions): Promise<RunRate> {
       NOOP_QUEUE_PREFIX: o.prefix,
       NOOP_CONCURRENCY: String(o.concurrency),
       NOOP_CHANNELS: o.channels.join(','),
+      ...(o.providersUrl ? { NOOP_PROVIDERS_URL: o.providersUrl } : {}),
     },
     cwd: repoRoot,
     logFile,

@@ -42,12 +42,13 @@ const usage = `Usage: node services/notifications/bench/e2e.ts [options]
 
 End-to-end deliveries/s vs a no-op BullMQ worker in the same run, the saturated component, and
 accepted → sent p99 at half the max rate. Needs the native infra; run it under the infra lock.
-About 2 minutes with the defaults.
+About 3 minutes with the defaults.
 
   --notifications N       notifications in the max run (default 3000)
   --channels LIST         channels per notification (default email,sms,push)
   --concurrency N         API requests in flight in the max run (default 32)
-  --ceiling-jobs N        jobs of the no-op ceiling (default max(20000, notifications × channels))
+  --ceiling-jobs N        jobs of the no-op ceiling and of the send floor (default max(20000,
+                          notifications × channels))
   --worker-concurrency N  WORKER_CONCURRENCY, also the no-op worker's (default 50, the service's default)
   --recipients N          recipients the notifications go to, round robin (default 500)
   --rate-seconds N        length of the half-max run (default 20)
@@ -139,17 +140,24 @@ try {
     timeoutMs: 60_000,
   })
 
-  log(`ceiling: ${args.ceilingJobs} no-op jobs, concurrency ${args.workerConcurrency} per channel`)
-  const ceiling = await measureCeiling({
+  const ceilingRun = {
     queueRedisUrl: direct.QUEUE_REDIS_URL as string,
     connection: queueRedis,
-    prefix: 'ntf-bench-noop',
     channels,
     concurrency: args.workerConcurrency,
     jobs: args.ceilingJobs,
     logDir: out,
-  })
+  }
+  log(`ceiling: ${args.ceilingJobs} no-op jobs, concurrency ${args.workerConcurrency} per channel`)
+  const ceiling = await measureCeiling({ ...ceilingRun, prefix: 'ntf-bench-noop' })
   log(`ceiling: ${ceiling.perSecond?.toFixed(0) ?? '-'} jobs/s`)
+  log(`send floor: ${args.ceilingJobs} jobs that each make the provider request, nothing else`)
+  const sendFloor = await measureCeiling({
+    ...ceilingRun,
+    prefix: 'ntf-bench-send',
+    providersUrl: sys.providersUrl,
+  })
+  log(`send floor: ${sendFloor.perSecond?.toFixed(0) ?? '-'} jobs/s`)
 
   log(
     `drain: ${args.notifications} notifications × ${channels.length} channels accepted with the relay stopped, then drained`,
@@ -216,9 +224,11 @@ try {
     command: `node services/notifications/bench/e2e.ts ${process.argv.slice(2).join(' ')}`.trim(),
     args,
     ceiling,
+    sendFloor,
     drain,
     burst: { ...burst, ids: undefined },
     ratio: ceiling.perSecond ? deliveriesPerSecond / ceiling.perSecond : null,
+    sendFloorRatio: ceiling.perSecond && sendFloor.perSecond ? sendFloor.perSecond / ceiling.perSecond : null,
     maxNotificationsPerSecond,
     saturation,
     atHalf,
