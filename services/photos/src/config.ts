@@ -134,9 +134,9 @@ export const configSchema = Type.Object({
   REAPER_INTERVAL_S: int(60, 1, 'how often the reaper looks for expired uploads'),
   PRESIGN_EXPIRES_S: int(900, 1, 'lifetime of a presigned URL', 7 * 86_400),
   PRESIGN_MULTIPART_THRESHOLD_BYTES: int(
-    64 * MiB,
+    16 * MiB,
     5 * MiB,
-    'declared sizes above this get presigned multipart parts',
+    'declared sizes above this get presigned multipart parts (below MAX_UPLOAD_BYTES, or no upload ever does)',
   ),
   PRESIGN_PART_BYTES: int(8 * MiB, 5 * MiB, 'part size of a presigned multipart upload (S3 minimum 5 MiB)'),
   TUS_PART_BYTES: int(8 * MiB, 5 * MiB, 'preferred S3 part size of a tus upload (S3 minimum 5 MiB)'),

@@ -279,10 +279,54 @@ test('bad input is a 4xx naming the field, never a 500', async (t) => {
   assert.equal(json.status, 400)
   assert.equal(((await json.json()) as { field: string }).field, 'body.file')
 
+  // Forms busboy cannot read are the body's fault: 400 naming it, never a 500.
+  const post = (contentType: string, body: Buffer) =>
+    fetch(`${baseUrl}/api/photos`, {
+      method: 'POST',
+      headers: { 'x-user-id': 'dave', 'content-type': contentType },
+      body,
+    })
+  const unreadable: Array<[string, string, Buffer]> = [
+    ['no boundary', 'multipart/form-data', Buffer.from('whatever')],
+    ['not a form', 'multipart/form-data; boundary=b1', Buffer.from('garbage, no delimiter at all')],
+    [
+      'cut before its first part ends',
+      'multipart/form-data; boundary=b2',
+      Buffer.from('--b2\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'),
+    ],
+  ]
+  for (const [what, contentType, body] of unreadable) {
+    const res = await post(contentType, body)
+    assert.equal(res.status, 400, what)
+    assert.equal(((await res.json()) as { field: string }).field, 'body.file', what)
+  }
+  const noFile = await post(
+    'multipart/form-data; boundary=b3',
+    handForm('b3', [{ name: 'caption', body: Buffer.from('hello') }], '\r\n'),
+  )
+  assert.equal(noFile.status, 400)
+  assert.equal(((await noFile.json()) as { field: string }).field, 'body.file')
+  const empty = await post(
+    'multipart/form-data; boundary=b4',
+    handForm('b4', [{ name: 'file', filename: 'empty.png', body: Buffer.alloc(0) }], '\r\n'),
+  )
+  assert.equal(empty.status, 400)
+  assert.match(((await empty.json()) as { message: string }).message, /body\.file is empty/)
+  // The first file part is the photo whatever its field's name.
+  const named = await post(
+    'multipart/form-data; boundary=b5',
+    handForm('b5', [{ name: 'photo', filename: 'tiny.png', body: tiny }], '\r\n'),
+  )
+  assert.equal(named.status, 201)
+
   const tooBig = await upload(baseUrl, 'dave', Buffer.alloc(200 * 1024, 7))
   assert.equal(tooBig.status, 413)
   assert.equal(tooBig.body.field, 'body.file')
-  assert.deepEqual(await h.objects('incoming/dave/'), [], 'nothing of the refused upload is left in S3')
+  assert.equal(
+    (await h.objects('incoming/dave/')).length,
+    1,
+    "only the accepted upload's original is in S3: nothing of the refused or empty ones",
+  )
 
   const badLimit = await fetch(`${baseUrl}/api/photos?limit=0`, { headers: { 'x-user-id': 'dave' } })
   assert.equal(badLimit.status, 400)
@@ -342,8 +386,8 @@ test('an unreadable file fails with a reason its owner can read, announced on th
   // The stream sends the current status at once; the worker starts now, so a change arrives too.
   await h.startWorker()
   const text = await events.text()
-  assert.match(text, /event: status\ndata: \{"id":"\d+","status":"processing"\}/)
-  assert.match(text, /"status":"failed"/)
+  assert.match(text, /event: processing\ndata: \{"id":"\d+","status":"processing"\}/)
+  assert.match(text, /event: failed\ndata: \{"id":"\d+","status":"failed","reason":"[^"]+"\}/)
   const failed = await getPhoto(baseUrl, 'erin', created.body.id)
   assert.equal(failed.body.status, 'failed')
   assert.match(failed.body.reason ?? '', /corrupt|truncated|unsupported/)

@@ -106,6 +106,12 @@ test('a 12 MiB upload resumed after a partial PATCH becomes a processed photo; t
   assert.equal(ready.filename, 'big.png')
   assert.deepEqual([ready.width, ready.height], [2048, 2048])
 
+  // A finished upload cannot be terminated: its object is the photo's original.
+  const terminated = await fetch(url, { method: 'DELETE', headers: { ...tus, 'x-user-id': 'alice' } })
+  assert.equal(terminated.status, 400, await terminated.text())
+  const kept = (await h.objects('incoming/alice/')).filter((k) => !/\.(info|part)$/.test(k))
+  assert.equal(kept.length, 1, 'the original is still in S3')
+
   // The same bytes again, in one request this time (creation-with-upload): the same photo.
   const again = await fetch(`${baseUrl}/api/tus`, {
     method: 'POST',

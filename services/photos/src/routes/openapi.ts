@@ -138,7 +138,8 @@ export const photoDocs = {
   events: openApiOnly({
     summary: "A photo's status as server-sent events",
     description:
-      'Sends `event: status` with `{id, status}` now and at each change, and closes after a terminal status ' +
+      'Sends the status now and at each change, each as its own event type (`event: processing`, ' +
+      '`event: ready`, `event: failed`) with `{id, status, reason?}`, and closes after a terminal status ' +
       '(ready, failed) or SSE_TIMEOUT_S.',
     tags: ['photos'],
     headers: owner,

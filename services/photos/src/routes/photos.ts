@@ -52,11 +52,24 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     // The plugin now pipes the body into its parser: its first bytes say the file's length.
     const tap = deps.uploadSinglePut ? tapBodyPrefix(request.raw) : undefined
     let prefix: Buffer | undefined
-    const file = await parsing.finally(() => {
-      prefix = tap?.stop()
-    })
-    if (!file || file.fieldname !== 'file')
-      throw invalidField('body', 'file', 'is required (a form field named "file")')
+    const file = await parsing
+      .catch((err: unknown) => {
+        // busboy's own errors (no boundary, a body that ends before its first part does) carry no
+        // status: they are the body's fault, a 400 naming it — never a 500. The plugin's (too
+        // many parts, not multipart) keep theirs.
+        if (hasStatus(err)) throw err
+        discardRest(request.raw, deps.maxUploadBytes)
+        throw invalidField(
+          'body',
+          'file',
+          `is not in a readable multipart/form-data body (${messageOf(err)})`,
+        )
+      })
+      .finally(() => {
+        prefix = tap?.stop()
+      })
+    // The form's first file part is the photo, whatever the client named its field.
+    if (!file) throw invalidField('body', 'file', 'is required (a file part in the form)')
     let objectKey = `incoming/${ownerId}/${randomUUID()}`
     const durable = deps.durableAck()
     const predicted = prefix ? predictFirstFileBytes(request.headers, prefix) : undefined
@@ -89,6 +102,12 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
       if (err instanceof TooLargeError) err.field = 'body.file'
       discardRest(request.raw, deps.maxUploadBytes)
       throw err
+    }
+    if (stored.bytes === 0) {
+      // Nothing to process: said now, not as a failed photo later.
+      if (!spooled) await deps.accept.deleteObject(objectKey).catch(() => {})
+      else await unlink(spooled.path).catch(() => {})
+      throw invalidField('body', 'file', 'is empty')
     }
     const { photo, created } = await acceptStoredOriginal(deps.accept, {
       ownerId,
@@ -163,6 +182,15 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
  * closes sees a reset, not the answer) — but only so much: past `limitBytes` more, the socket is
  * destroyed, so a client streaming gigabytes cannot hold the connection.
  */
+function hasStatus(err: unknown): boolean {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
 function discardRest(raw: IncomingMessage, limitBytes: number): void {
   raw.unpipe()
   let discarded = 0
@@ -216,14 +244,19 @@ async function streamStatus(
     await stop()
     res.end()
   }
-  const send = (status: PhotoStatus) => {
+  // Each status is its own event type (`event: ready`, `event: failed` with the reason, …), so a
+  // client listens for the one it waits for: `new EventSource(url).addEventListener('ready', …)`.
+  const send = async (status: PhotoStatus) => {
     if (closed) return
-    res.write(`event: status\ndata: ${JSON.stringify({ id, status })}\n\n`)
+    const reason =
+      status === 'failed' ? ((await deps.photos.get(ownerId, id))?.reason ?? undefined) : undefined
+    if (closed) return
+    res.write(`event: ${status}\ndata: ${JSON.stringify({ id, status, ...(reason ? { reason } : {}) })}\n\n`)
     if (terminal.has(status)) void finish()
   }
   const timer = setTimeout(() => void finish(), deps.sseTimeoutMs)
   res.on('close', () => void finish())
-  stop = await deps.events.watch(id, send)
+  stop = await deps.events.watch(id, (status) => void send(status).catch(() => finish()))
   const now = await deps.photos.get(ownerId, id)
-  send(now?.status ?? 'failed')
+  await send(now?.status ?? 'failed')
 }

@@ -106,6 +106,9 @@ export function createTusServer(deps: TusDeps): Server {
     locker: deps.locker,
     maxSize: deps.maxUploadBytes,
     relativeLocation: true,
+    // A finished upload's object IS the photo's original (the upload id is its key): a DELETE
+    // then would take the bytes of an acknowledged photo. Termination is for unfinished uploads.
+    disableTerminationForFinishedUploads: true,
     allowedHeaders: ['x-user-id'],
     exposedHeaders: [photoIdHeader, photoStatusHeader],
     namingFunction: (req) => `incoming/${ownerHeader(req)}/${randomUUID()}`,
