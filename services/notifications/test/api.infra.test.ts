@@ -107,6 +107,9 @@ test('POST /api/notifications writes the notification and its outbox row (key = 
     'status',
     'updatedAt',
   ])
+  const open = (await app.inject({ method: 'GET', url: '/api/stats' })).json()
+  assert.equal(open.inFlight, 1)
+  assert.equal(open.balanced, false, 'a queued delivery: the balance does not hold yet')
   await h.deliveries.claim(`${id}-email`, true)
   await h.deliveries.markSent(`${id}-email`, 'email', 'm-1')
   const done = (await app.inject({ method: 'GET', url: `/api/notifications/${id}` })).json()

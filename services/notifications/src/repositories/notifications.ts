@@ -6,7 +6,14 @@
  */
 import { withPgClient } from '@faultline/kit/clients'
 import type pg from 'pg'
-import type { Channel, DeliveryStatus, Notification, NotificationEvent, Priority } from '../types.ts'
+import {
+  type Channel,
+  type DeliveryStatus,
+  type Notification,
+  type NotificationEvent,
+  type Priority,
+  terminalStatuses,
+} from '../types.ts'
 import { DeliveryRepository } from './deliveries.ts'
 
 type Db = Pick<pg.Pool, 'connect' | 'query'>
@@ -40,7 +47,12 @@ export interface NotificationStats {
   deliveries: Record<DeliveryStatus, number>
   /** Deliveries not yet terminal (queued, held, sending, failed). */
   inFlight: number
-  /** Every delivery is counted in exactly one status (one snapshot: the sum equals the rows). */
+  /**
+   * The balance holds: every accepted notification is routed and every delivery is in a terminal
+   * state, so accepted = sent + dead_lettered + expired + suppressed. While work is outstanding it
+   * is false, and `inFlight` and `unrouted` say how much; a delivery left `failed` with nothing
+   * retrying it keeps it false for good.
+   */
   balanced: boolean
   /** Accepted notifications the router has not written deliveries for yet. */
   unrouted: number
@@ -174,13 +186,15 @@ export class NotificationRepository {
       const deliveries = await new DeliveryRepository(client).countByStatus()
       await client.query('COMMIT')
       const totals = rows[0] as { notifications: string; deliveries: string; unrouted: string }
-      const counted = Object.values(deliveries).reduce((sum, n) => sum + n, 0)
+      const inFlight = inFlightStatuses.reduce((sum, s) => sum + deliveries[s], 0)
+      const terminal = terminalStatuses.reduce((sum, s) => sum + deliveries[s], 0)
+      const unrouted = Number(totals.unrouted)
       return {
         notifications: Number(totals.notifications),
         deliveries,
-        inFlight: inFlightStatuses.reduce((sum, s) => sum + deliveries[s], 0),
-        balanced: counted === Number(totals.deliveries),
-        unrouted: Number(totals.unrouted),
+        inFlight,
+        balanced: unrouted === 0 && inFlight === 0 && terminal === Number(totals.deliveries),
+        unrouted,
       }
     })
   }
