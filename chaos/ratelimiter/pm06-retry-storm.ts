@@ -48,10 +48,14 @@ import {
   latency,
   type RunContext,
 } from '@faultline/lab'
-import { fixture } from '@faultline/ratelimiter/fixture'
+import { experimentWorld } from '@faultline/ratelimiter/fixture'
 import ratelimiter from '@faultline/ratelimiter/system'
 import { decideOnce, hotKeyRulesFile, pm06Limit } from './lib/decision-rules.ts'
 import { counterSteps, faultEndS, faultStartS, recoveredAtS, type Step } from './lib/metric-steps.ts'
+
+/** Counters and rules under a key prefix of the experiment's own (never `up`'s). */
+const world = experimentWorld('pm06')
+const { fixture } = world
 
 /** The hot key every request names. */
 const hotKey = 'pm06-hot'
@@ -190,7 +194,7 @@ export default defineExperiment({
   title: 'Retry storm: Redis slow for a while, retried at once, overloaded for good',
   description: describe(150, 30, 30),
   services: { api: { instances: 1 } },
-  env: { RULES_FILE: hotKeyRulesFile },
+  env: { ...world.env, RULES_FILE: hotKeyRulesFile },
   mitigations: { decisionDeadline: true, retryBackoff: true, circuitBreaker: true },
   infra: ['toxiproxy', 'redis-cache', 'k6'],
   reset: resetCounters,

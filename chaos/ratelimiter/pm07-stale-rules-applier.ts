@@ -36,7 +36,7 @@ import {
   invariant,
   type RunContext,
 } from '@faultline/lab'
-import { fixture } from '@faultline/ratelimiter/fixture'
+import { experimentWorld } from '@faultline/ratelimiter/fixture'
 import ratelimiter from '@faultline/ratelimiter/system'
 import {
   countBySource,
@@ -48,6 +48,10 @@ import {
   startRecording,
 } from './lib/pm07-race.ts'
 import { bootRulesFile, pm07Limit } from './lib/pm07-rulesets.ts'
+
+/** Counters and rules under a key prefix of the experiment's own (never `up`'s). */
+const world = experimentWorld('pm07')
+const { fixture } = world
 
 /** Timeline index of the races. */
 const raceFault = 1
@@ -128,7 +132,11 @@ function describe(durationS: number, races: number): string {
   )
 }
 
-const sampler = { at: 0, action: sampleAppliedVersions(), label: 'sample the applied version (whole load)' }
+const sampler = {
+  at: 0,
+  action: sampleAppliedVersions(fixture),
+  label: 'sample the applied version (whole load)',
+}
 const race = raceAppliers()
 
 export default defineExperiment({
@@ -139,6 +147,7 @@ export default defineExperiment({
   description: describe(60, 8),
   services: { api: { instances: 2 } },
   env: {
+    ...world.env,
     RULES_FILE: bootRulesFile,
     RULES_APPLY_BATCH: '2',
     RULES_APPLY_PAUSE_MS: '40',

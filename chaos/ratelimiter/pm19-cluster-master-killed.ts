@@ -34,11 +34,15 @@
  * replica per master), so each mode kills a master of a whole cluster.
  */
 import { defineExperiment, type HookContext, invariant, type RunContext } from '@faultline/lab'
-import { fixture } from '@faultline/ratelimiter/fixture'
+import { experimentWorld } from '@faultline/ratelimiter/fixture'
 import ratelimiter from '@faultline/ratelimiter/system'
 import { connectedCluster, healCluster, killHotKeyMaster, tookOverNote } from './lib/cluster-failover.ts'
 import { decideOnce, hotKeyRulesFile, pm19Limit } from './lib/decision-rules.ts'
 import { counterSteps, faultStartS } from './lib/metric-steps.ts'
+
+/** Counters and rules under a key prefix of the experiment's own (never `up`'s). */
+const world = experimentWorld('pm19')
+const { fixture } = world
 
 /** The hot key every request names. */
 const hotKey = 'pm19-hot'
@@ -142,6 +146,7 @@ export default defineExperiment({
   description: describe(rate, 15),
   services: { api: { instances: 2 } },
   env: {
+    ...world.env,
     RULES_FILE: hotKeyRulesFile,
     RATELIMIT_STORE: 'cluster',
     LOCAL_FALLBACK_INSTANCES: '2',
@@ -164,7 +169,11 @@ export default defineExperiment({
     },
   },
   timeline: [
-    { at: 15, action: killHotKeyMaster(pm19Limit, hotKey), label: 'kill -9 the master of the hot key' },
+    {
+      at: 15,
+      action: killHotKeyMaster(fixture, pm19Limit, hotKey),
+      label: 'kill -9 the master of the hot key',
+    },
   ],
   settleS: 1,
   invariants: [
@@ -192,7 +201,11 @@ export default defineExperiment({
     description: describe(rate, 5),
     load: { durationS: 20 },
     timeline: [
-      { at: 5, action: killHotKeyMaster(pm19Limit, hotKey), label: 'kill -9 the master of the hot key' },
+      {
+        at: 5,
+        action: killHotKeyMaster(fixture, pm19Limit, hotKey),
+        label: 'kill -9 the master of the hot key',
+      },
     ],
   },
 })

@@ -17,7 +17,7 @@ import {
   kill,
   type LabContext,
 } from '@faultline/lab'
-import { type ClusterMaster, fixture } from '@faultline/ratelimiter/fixture'
+import type { ClusterMaster, RatelimiterFixture } from '@faultline/ratelimiter/fixture'
 import type { HotKeyLimit } from './decision-rules.ts'
 
 /** The formation component: `up` on it waits until the cluster is healthy (up to 60 s). */
@@ -50,7 +50,12 @@ export async function healCluster(ctx: HookContext): Promise<void> {
  * The Redis key of the hot key's counter (setup's first decision created it), looked for on every
  * node (a replica holds its master's keys too), so a node that is down does not hide it.
  */
-export async function hotCounterKey(ctx: LabContext, limit: HotKeyLimit, value: string): Promise<string> {
+export async function hotCounterKey(
+  ctx: LabContext,
+  fixture: RatelimiterFixture,
+  limit: HotKeyLimit,
+  value: string,
+): Promise<string> {
   const cluster = await connectedCluster(ctx)
   const entry = { key: limit.descriptorKey, value }
   const found = new Set<string>()
@@ -67,19 +72,24 @@ export async function hotCounterKey(ctx: LabContext, limit: HotKeyLimit, value: 
 }
 
 /** The master serving `key` now, asked of every node the client knows until one answers. */
-export async function masterOf(ctx: LabContext, key: string): Promise<ClusterMaster> {
+export async function masterOf(
+  ctx: LabContext,
+  fixture: RatelimiterFixture,
+  key: string,
+): Promise<ClusterMaster> {
   const cluster = await connectedCluster(ctx)
   return fixture.clusterMasterOf(cluster.nodes('all'), key)
 }
 
 async function waitForFailover(
   ctx: FaultContext,
+  fixture: RatelimiterFixture,
   key: string,
   killedPort: number,
 ): Promise<ClusterMaster | undefined> {
   const deadline = Date.now() + failoverTimeoutMs
   while (Date.now() < deadline && !ctx.signal.aborted) {
-    const master = await masterOf(ctx, key).catch(() => undefined)
+    const master = await masterOf(ctx, fixture, key).catch(() => undefined)
     if (master && master.port !== killedPort) return master
     await sleep(100, undefined, { signal: ctx.signal }).catch(() => {})
   }
@@ -94,17 +104,17 @@ export const tookOverNote = 'took over'
  * replica serves the slot (or after 20 s), its note saying which node and how fast. Healed by
  * the lab's kill heal (the node starts again), then the wait for a healthy cluster.
  */
-export function killHotKeyMaster(limit: HotKeyLimit, value: string): Action {
+export function killHotKeyMaster(fixture: RatelimiterFixture, limit: HotKeyLimit, value: string): Action {
   return action(
     `kill -9 the cluster master serving ${limit.domain} ${limit.descriptorKey}=${value}`,
     async (ctx) => {
-      const key = await hotCounterKey(ctx, limit, value)
-      const master = await masterOf(ctx, key)
+      const key = await hotCounterKey(ctx, fixture, limit, value)
+      const master = await masterOf(ctx, fixture, key)
       if (!master.component)
         throw new Error(`127.0.0.1:${master.port} is not one of the infra's cluster nodes`)
       const killedAtMs = Date.now()
       const killed = await kill(infra(master.component)).run(ctx)
-      const replica = await waitForFailover(ctx, key, master.port)
+      const replica = await waitForFailover(ctx, fixture, key, master.port)
       const tookS = ((Date.now() - killedAtMs) / 1000).toFixed(1)
       const what = `killed ${master.component} (127.0.0.1:${master.port}, master of slot ${master.slot})`
       return {

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Action, action, type Mode, pause, service } from '@faultline/lab'
-import { fixture } from '@faultline/ratelimiter/fixture'
+import type { RatelimiterFixture } from '@faultline/ratelimiter/fixture'
 import { appliedVersionOf, putRules, rulesetOf, waitUntilApplying } from './pm07-rulesets.ts'
 
 /** Where a version was read: the store, or an instance's GET /v1/rules. */
@@ -64,7 +64,7 @@ const instanceEveryMs = 50
 const instanceTimeoutMs = 300
 
 /** Samples the applied version until healed (the end of the load). */
-export function sampleAppliedVersions(): Action {
+export function sampleAppliedVersions(fixture: RatelimiterFixture): Action {
   return action(
     'sample the applied version: Redis every 20 ms, GET /v1/rules of each instance every 50 ms',
     async (ctx) => {

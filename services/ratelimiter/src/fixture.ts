@@ -5,7 +5,8 @@
  * a descriptor's counter lives (its keys; on a cluster, the master serving them).
  *
  * Functions take plain clients (a lab context, a test's ioredis client or Cluster), so nothing
- * here depends on the lab. The prefix is the service's default (no REDIS_KEY_PREFIX) unless given.
+ * here depends on the lab. The prefix is the service's default (no REDIS_KEY_PREFIX) unless given;
+ * each chaos experiment runs under its own (experimentWorld).
  */
 import { escapeGlob, type KeyUnlinker, redisClusterNodes, unlinkMatching } from '@faultline/infra'
 import { escapeKey } from '@faultline/ratelimit'
@@ -159,5 +160,22 @@ export interface ClusterMaster {
   component?: string
 }
 
-/** The fixture of instances with no key prefix (every chaos experiment). */
-export const fixture = new RatelimiterFixture()
+/** An experiment's instances' settings and the fixture that reads and resets under them. */
+export interface ExperimentWorld {
+  env: { REDIS_KEY_PREFIX: string }
+  fixture: RatelimiterFixture
+}
+
+/**
+ * A chaos experiment's world: a key prefix of its own (`lab:<name>:`) for its instances' counters
+ * and rules store, and the fixture under it. The rules store keeps the highest version it has
+ * seen and an instance adopts it over an older RULES_FILE, so an experiment without one left its
+ * ruleset in Redis for the next `./faultline up ratelimiter` (no prefix) to adopt.
+ */
+export function experimentWorld(name: string): ExperimentWorld {
+  const keyPrefix = `lab:${name}:`
+  return { env: { REDIS_KEY_PREFIX: keyPrefix }, fixture: new RatelimiterFixture({ keyPrefix }) }
+}
+
+/** What the system descriptor offers its experiments (as the notification service's `world`). */
+export const fixture = { world: experimentWorld }

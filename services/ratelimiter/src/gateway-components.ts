@@ -69,6 +69,7 @@ export function createGateway(
       metrics,
       adminToken: config.adminToken,
       logRequests: config.logRequests,
+      legacyHeaders: config.legacyHeaders,
     },
   }
 }

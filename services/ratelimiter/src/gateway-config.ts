@@ -79,6 +79,10 @@ export const gatewayConfigSchema = Type.Object({
     description: 'proxy every request here; empty = the built-in sample upstream',
   }),
   UPSTREAM_TIMEOUT_MS: int(10_000, 1, 'a proxied request gives up after this long (502)'),
+  GATEWAY_LEGACY_HEADERS: envBoolean(
+    false,
+    'also send the legacy X-RateLimit-Limit / -Remaining / -Reset trio beside RateLimit-Policy and RateLimit',
+  ),
 })
 
 export interface GatewayConfig extends ProcessSettings {
@@ -95,6 +99,8 @@ export interface GatewayConfig extends ProcessSettings {
   rulesFile: string | undefined
   upstreamUrl: string | undefined
   upstreamTimeoutMs: number
+  /** GATEWAY_LEGACY_HEADERS */
+  legacyHeaders: boolean
   mitigations: Mitigations
 }
 
@@ -143,6 +149,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     rulesFile: e.GATEWAY_RULES_FILE || undefined,
     upstreamUrl: e.UPSTREAM_URL ? e.UPSTREAM_URL.replace(/\/+$/, '') : undefined,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    legacyHeaders: e.GATEWAY_LEGACY_HEADERS,
     mitigations,
   }
 }

@@ -87,6 +87,13 @@ test('an admitted request reaches the sample upstream with the draft RateLimit h
   })
   assert.equal(res.headers['ratelimit-policy'], '"gateway";q=5;w=60')
   assert.match(String(res.headers.ratelimit), /^"gateway";r=4;t=\d+$/)
+  assert.equal(res.headers['x-ratelimit-limit'], undefined, 'no legacy trio unless asked')
+
+  const legacy = await gateway(t, { ...minute, GATEWAY_LIMIT: '5', GATEWAY_LEGACY_HEADERS: 'true' })
+  const withTrio = await legacy.app.inject({ method: 'GET', url: '/', headers: { 'x-api-key': 'bob' } })
+  assert.equal(withTrio.headers['x-ratelimit-limit'], '5')
+  assert.equal(withTrio.headers['x-ratelimit-remaining'], '4')
+  assert.match(String(withTrio.headers['x-ratelimit-reset']), /^\d+$/)
 })
 
 test('past the limit: 429, Retry-After and a JSON body naming the rule', async (t) => {
