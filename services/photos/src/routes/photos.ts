@@ -246,10 +246,11 @@ async function streamStatus(
   }
   // Each status is its own event type (`event: ready`, `event: failed` with the reason, …), so a
   // client listens for the one it waits for: `new EventSource(url).addEventListener('ready', …)`.
-  const send = async (status: PhotoStatus) => {
+  // `known` is the photo when the caller has just read it; a change announced later is read once.
+  const send = async (status: PhotoStatus, known?: Photo | null) => {
     if (closed) return
-    const reason =
-      status === 'failed' ? ((await deps.photos.get(ownerId, id))?.reason ?? undefined) : undefined
+    const photo = status === 'failed' && known === undefined ? await deps.photos.get(ownerId, id) : known
+    const reason = status === 'failed' ? (photo?.reason ?? undefined) : undefined
     if (closed) return
     res.write(`event: ${status}\ndata: ${JSON.stringify({ id, status, ...(reason ? { reason } : {}) })}\n\n`)
     if (terminal.has(status)) void finish()
@@ -258,5 +259,5 @@ async function streamStatus(
   res.on('close', () => void finish())
   stop = await deps.events.watch(id, (status) => void send(status).catch(() => finish()))
   const now = await deps.photos.get(ownerId, id)
-  await send(now?.status ?? 'failed')
+  await send(now?.status ?? 'failed', now)
 }
