@@ -3,14 +3,14 @@
  * readiness probes, Prometheus metrics, one error handler that keeps 5xx details in the log and
  * out of the response, a JSON 404, and 503 for new requests once shutdown began.
  */
-import { STATUS_CODES } from 'node:http'
+import { type Server, STATUS_CODES } from 'node:http'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
+  type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
-  type FastifyServerOptions,
   LogController,
 } from 'fastify'
 import fp from 'fastify-plugin'
@@ -105,9 +105,23 @@ export interface ServiceOptions extends ServicePluginOptions {
    * they cost more than the request, and the request histogram already counts every request.
    */
   requestLogging?: boolean
-  /** Any other Fastify option (`logger`/`loggerInstance` come from `logger`). */
-  fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>
+  /**
+   * Any other Fastify option (`logger`/`loggerInstance` come from `logger`). `requestTimeout`
+   * defaults to {@link defaultRequestTimeoutMs} (Fastify's own default, 0, waits forever).
+   */
+  fastify?: Omit<FastifyHttpOptions<Server>, 'logger' | 'loggerInstance'>
 }
+
+/**
+ * How long a client may take to send a whole request (headers and body) before Node answers 408
+ * and closes the connection. Fastify's default, 0, waits forever: a client that declares a body
+ * and stops sending would hold its connection (and a handler reading the body) for good. Node
+ * checks every {@link connectionsCheckingIntervalMs}, so a stalled request ends within 35 s of
+ * its start. A service taking large bodies over slow links (photos' uploads) sets its own.
+ */
+export const defaultRequestTimeoutMs = 30_000
+/** How often Node looks for requests past their timeout (its default is 30 s). */
+const connectionsCheckingIntervalMs = 5_000
 
 /**
  * Builds a Fastify instance with the service kit installed. Synchronous, so `buildApp` can use
@@ -117,10 +131,19 @@ export function createService(options: ServiceOptions): FastifyInstance {
   const logger = options.logger ?? createLogger({ name: options.name, level: options.level ?? 'info' })
   const app = Fastify({
     requestIdHeader: 'x-request-id',
+    requestTimeout: defaultRequestTimeoutMs,
     logController: new LogController({ disableRequestLogging: !(options.requestLogging ?? false) }),
     ...options.fastify,
+    http: { connectionsCheckingInterval: connectionsCheckingIntervalMs, ...options.fastify?.http },
     loggerInstance: logger,
   }) as unknown as FastifyInstance
+  // Fastify sets requestTimeout on the server after Node built it, past Node's own check that the
+  // headers' timeout (60 s) is not longer than the request's: left longer, Node never applies
+  // the request timeout at all (a stalled body waited for good, measured on Node 24).
+  const server = app.server as Server
+  if (server.requestTimeout > 0 && server.headersTimeout > server.requestTimeout) {
+    server.headersTimeout = server.requestTimeout
+  }
   installService(app, options)
   return app
 }

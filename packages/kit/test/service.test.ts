@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { test } from 'node:test'
 import { defineError } from '../src/errors.ts'
-import { createService, type ErrorBody } from '../src/service.ts'
+import { createService, defaultRequestTimeoutMs, type ErrorBody } from '../src/service.ts'
 import { captureLogger } from './helpers.ts'
 
 const AliasTakenError = defineError<[string]>('SHORTENER_ERR_ALIAS_TAKEN', 'alias "%s" is already taken', 409)
@@ -267,4 +269,41 @@ test('defineError refuses a code without a package prefix or a non-error status'
   const err = new AliasTakenError('x')
   assert.equal(err.code, 'SHORTENER_ERR_ALIAS_TAKEN')
   assert.equal(err.statusCode, 409)
+})
+
+test('a request whose body stops coming is answered 408 within the request timeout, never held open', async (t) => {
+  assert.equal(
+    createService({ name: 'kit-test', level: 'silent' }).server.requestTimeout,
+    defaultRequestTimeoutMs,
+  )
+  const app = createService({
+    name: 'kit-test',
+    level: 'silent',
+    fastify: { requestTimeout: 500, http: { connectionsCheckingInterval: 100 } },
+  })
+  app.post('/echo', async (request) => request.body)
+  t.after(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const started = Date.now()
+  const answer = await new Promise<string>((resolve, reject) => {
+    let received = ''
+    const socket = connect(port, '127.0.0.1', () =>
+      // 100 bytes declared, 6 sent, then nothing: the client stalls mid-body.
+      socket.write(
+        'POST /echo HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":1',
+      ),
+    )
+    socket.on('data', (chunk) => {
+      received += chunk.toString()
+    })
+    socket.on('close', () => resolve(received))
+    socket.on('error', reject)
+    setTimeout(() => {
+      socket.destroy()
+      reject(new Error('no answer within 10 s: the stalled request is held open'))
+    }, 10_000).unref()
+  })
+  assert.match(answer, /^HTTP\/1\.1 408 /)
+  assert.ok(Date.now() - started >= 500, 'not before the timeout')
 })

@@ -209,6 +209,16 @@ test('bad parameters are 400 naming the field; unknown recipient 404; template p
   })
   assert.equal(missingCarrier.statusCode, 422)
   assert.equal(missingCarrier.json().field, 'body.data.carrier')
+  for (const code of [null, { a: 1 }, ['1']]) {
+    const unprintable = await postNotification(app, { ...good, template: 'otp', data: { code } })
+    assert.equal(unprintable.statusCode, 422, JSON.stringify(code))
+    assert.equal(unprintable.json().code, 'NOTIFICATIONS_ERR_TEMPLATE_DATA')
+    assert.equal(unprintable.json().field, 'body.data.code')
+    assert.match(
+      unprintable.json().message,
+      /^body\.data\.code must be a string, a number or a boolean: template otp prints it/,
+    )
+  }
 
   assert.equal(await countRows(h, 'notifications'), 0, 'nothing refused was written')
   assert.equal(await countRows(h, 'outbox'), 0)

@@ -1,10 +1,11 @@
 /**
- * The channel workers' retry delay (pure): full jitter within [0, min(cap, base · 2^retry)], and
- * never below a 429's Retry-After; Retry-After read as seconds or an HTTP date.
+ * The channel workers' retry delay (pure): full jitter within [0, min(cap, base · 2^retry)]; a
+ * 429 or an open breaker defers instead, for its Retry-After (else the breaker's open time)
+ * stretched at random; Retry-After read as seconds or an HTTP date.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { jitterBackoff, TransientSendError } from '../src/sender/backoff.ts'
+import { deferralMs, jitterBackoff } from '../src/sender/backoff.ts'
 import { retryAfterMs } from '../src/sender/provider-client.ts'
 
 test('full jitter: the delay spans 0 up to the exponential ceiling, capped', () => {
@@ -16,11 +17,25 @@ test('full jitter: the delay spans 0 up to the exponential ceiling, capped', () 
   assert.equal(at(0.999_999)(30), 1000, 'capped')
 })
 
-test("a 429's Retry-After is the least delay, above the cap if need be", () => {
-  const backoff = jitterBackoff({ baseMs: 100, capMs: 1000, random: () => 0.5 })
-  assert.equal(backoff(1, 'jitter', new TransientSendError('429', 5000)), 5000)
-  assert.equal(backoff(3, 'jitter', new TransientSendError('429', 10)), 200, 'the jitter when it is longer')
-  assert.equal(backoff(3, 'jitter', new Error('other')), 200)
+test("a 429 or an open breaker defers for the Retry-After (else the breaker's open time), spread by up to as much again", () => {
+  const o = (random: number) => ({ breakerOpenMs: 5000, random: () => random })
+  const limited = { kind: 'rate_limited', provider: 'email', retryAfterMs: 2000, detail: 'HTTP 429' } as const
+  assert.equal(deferralMs(limited, o(0)), 2000)
+  assert.equal(deferralMs(limited, o(0.5)), 3000)
+  assert.equal(deferralMs({ ...limited, retryAfterMs: null }, o(0)), 5000, 'no Retry-After: the open time')
+  assert.equal(deferralMs({ ...limited, retryAfterMs: 0 }, o(0)), 1, 'Retry-After: 0 still waits a little')
+  const open = {
+    kind: 'error',
+    provider: 'email',
+    detail: 'circuit breaker open',
+    breakerOpen: true,
+  } as const
+  assert.equal(deferralMs(open, o(0.999)), 9995)
+  // A failure spends an attempt; a success or a refusal is not deferred either.
+  assert.equal(deferralMs({ kind: 'error', provider: 'email', detail: 'HTTP 500' }, o(0)), undefined)
+  assert.equal(deferralMs({ kind: 'timeout', provider: 'email', detail: 't' }, o(0)), undefined)
+  assert.equal(deferralMs({ kind: 'refused', provider: 'email', detail: 'r' }, o(0)), undefined)
+  assert.equal(deferralMs({ kind: 'ok', provider: 'email', messageId: null }, o(0)), undefined)
 })
 
 test('Retry-After: seconds, an HTTP date, or nothing', () => {

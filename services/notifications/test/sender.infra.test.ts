@@ -138,12 +138,13 @@ test('a provider 500 is retried by the queue with backoff, then sent', async (t)
   )
 })
 
-test("a provider's 429: the retry waits at least its Retry-After, then it is sent", async (t) => {
+test("a provider's 429 defers the job: it waits at least its Retry-After and spends no attempt", async (t) => {
   const h = await notificationsHarness(t)
   const providers = await providersFor(h, { rateLimitRate: 1, retryAfterS: 1 })
   const w = startWorker(h, emailEnv(providers, { BREAKER_FAILURES: '1000' }))
   const s = await seedDelivery(h, { channel: 'email' })
-  await enqueue(w, s, 'email', { attempts: 5 })
+  // One attempt: were a 429 a failed attempt, the first one would dead-letter the delivery.
+  await enqueue(w, s, 'email', { attempts: 1 })
 
   await until(
     'a retry scheduled',
@@ -151,10 +152,19 @@ test("a provider's 429: the retry waits at least its Retry-After, then it is sen
   )
   const job = await w.queues.channel.email.getJob(s.deliveryId)
   assert.ok((job?.delay ?? 0) >= 1000, `delayed ${job?.delay} ms, Retry-After says 1000`)
-  assert.match((await h.deliveries.get(s.deliveryId))?.reason ?? '', /email: rate_limited/)
+  assert.equal(job?.attemptsMade, 0, 'a 429 is not a failed attempt')
+  assert.match((await h.deliveries.get(s.deliveryId))?.reason ?? '', /email: rate_limited .*no attempt spent/)
+  await until('turned away twice', async () => providers.stats('email').rateLimited >= 2, 10_000)
   providers.setKnobs('email', { rateLimitRate: 0 })
   await until('sent', async () => (await status(h, s.deliveryId)) === 'sent')
-  assert.equal(providers.stats('email').rateLimited, 1)
+  // BullMQ counts the run that completed; the two runs turned away counted nothing.
+  assert.equal((await w.queues.channel.email.getJob(s.deliveryId))?.attemptsMade, 1)
+  assert.ok(
+    (await counterValue(w.registry, 'notifications_deliveries_total', {
+      channel: 'email',
+      outcome: 'deferred',
+    })) >= 2,
+  )
 })
 
 for (const providerDeadline of [true, false]) {

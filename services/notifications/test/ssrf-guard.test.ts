@@ -24,6 +24,8 @@ test('classifyAddress: every refused IPv4 class', () => {
     ['100.127.255.254', 'carrier-grade-nat'],
     ['169.254.1.1', 'link-local'],
     ['169.254.169.254', 'metadata'],
+    ['100.100.100.200', 'metadata'],
+    ['168.63.129.16', 'metadata'],
     ['224.0.0.1', 'multicast'],
     ['239.255.255.250', 'multicast'],
     ['255.255.255.255', 'broadcast'],

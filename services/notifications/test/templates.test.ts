@@ -97,6 +97,41 @@ test('a missing variable is a RenderError naming it (the API answers body.data.<
   assert.equal(inFilter.variable, 'b')
 })
 
+test('a null, an object or an array printed is a RenderError naming it, never "[object Object]" or a blank', () => {
+  const t: TemplateChannels = {
+    sms: { text: 'Your code is {{ code }}.' },
+    email: { subject: 's', html: '<b>{{ code }}</b>' },
+  }
+  for (const [code, kind] of [
+    [null, 'null'],
+    [{ a: 1 }, 'an object'],
+    [['1', '2'], 'an array'],
+  ] as const) {
+    for (const channel of ['sms', 'email'] as const) {
+      const e = renderError(() => renderChannel(t, channel, { code }))
+      assert.equal(e.reason, 'unprintable_variable', `${channel} ${kind}`)
+      assert.equal(e.field, 'body.data.code')
+      assert.match(e.message, new RegExp(`data.code is ${kind}`))
+    }
+  }
+  const nested = renderError(() =>
+    renderChannel({ sms: { text: '{{- user.name -}}' } }, 'sms', { user: { name: null } }),
+  )
+  assert.equal(nested.field, 'body.data.user.name')
+  // Not a plain variable: the error still says what is wrong, blaming the data as a whole.
+  const computed = renderError(() => renderChannel({ sms: { text: '{{ "a" | split: "," }}' } }, 'sms', {}))
+  assert.equal(computed.reason, 'unprintable_variable')
+  assert.equal(computed.field, 'body.data')
+  // Printable values, a null behind default, and the escape of html outputs are unchanged.
+  assert.equal(renderChannel(t, 'sms', { code: 0 }).body, 'Your code is 0.')
+  assert.equal(renderChannel(t, 'sms', { code: false }).body, 'Your code is false.')
+  const email = renderChannel({ email: { subject: 's', html: '<b>{{ code | upcase }}</b>' } }, 'email', {
+    code: '<i>',
+  })
+  assert.equal(email.channel === 'email' && email.html, '<b>&lt;I&gt;</b>')
+  assert.equal(renderChannel({ sms: { text: '{{ c | default: "none" }}' } }, 'sms', { c: null }).body, 'none')
+})
+
 test('optional variables stay expressible with if and default', () => {
   const t: TemplateChannels = {
     sms: { text: '{% if coupon %}Code {{ coupon }}. {% endif %}Hi {{ who | default: "there" }}' },

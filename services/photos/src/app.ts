@@ -41,7 +41,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { logger: deps.logger } : { level: 'silent' }),
     metrics: deps.metrics,
     requestLogging: deps.logRequests ?? false,
-    fastify: { routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true } },
+    fastify: {
+      routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+      // The kit's 30 s would cut honest uploads: 50 MiB at 100 KiB/s takes 8.5 minutes. A form
+      // upload that stalls is cut sooner by its own check (PHOTOS_ERR_UPLOAD_INTERRUPTED).
+      requestTimeout: 10 * 60_000,
+    },
   })
   app.addSchema(errorSchema)
   await installOpenApi(app, {

@@ -12,6 +12,11 @@ export const PhotoNotFoundError = defineError<[string]>(
   'no photo with id %s',
   404,
 )
+export const VariantNotFoundError = defineError<[string]>(
+  'PHOTOS_ERR_VARIANT_NOT_FOUND',
+  'no variant %s',
+  404,
+)
 export const UploadNotFoundError = defineError<[string]>(
   'PHOTOS_ERR_UPLOAD_NOT_FOUND',
   'no upload with id %s',
@@ -44,5 +49,12 @@ export function invalidField(
 export function photoNotFound(id: string): WithField {
   const err = new PhotoNotFoundError(id) as InstanceType<typeof PhotoNotFoundError> & WithField
   err.field = 'params.id'
+  return err
+}
+
+/** The same for a variant file (`/api/variants/<sha256>.<ext>`): unknown, malformed or another owner's. */
+export function variantNotFound(file: string): WithField {
+  const err = new VariantNotFoundError(file) as InstanceType<typeof VariantNotFoundError> & WithField
+  err.field = 'params.file'
   return err
 }

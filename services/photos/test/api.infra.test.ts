@@ -98,6 +98,20 @@ test("an iPhone's HEIC is processed (decoded without sharp) and served without i
     assert.equal(res.status, 200)
     assert.equal((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).exif, undefined, url)
   }
+  // Another owner, a malformed name: the same 404, naming the variant file, not a photo id.
+  const file = ready.variants.thumb?.jpeg?.split('/api/variants/')[1] ?? ''
+  for (const [owner, name] of [
+    ['mallory', file],
+    ['ivy', 'xyz'],
+  ]) {
+    const res = await fetch(`${baseUrl}/api/variants/${name}`, { headers: { 'x-user-id': owner ?? '' } })
+    assert.equal(res.status, 404, `${owner} ${name}`)
+    const body = (await res.json()) as { code: string; field: string; message: string }
+    assert.deepEqual(
+      [body.code, body.field, body.message],
+      ['PHOTOS_ERR_VARIANT_NOT_FOUND', 'params.file', `no variant ${name}`],
+    )
+  }
 })
 
 test('the same bytes from the same owner are one photo; from another owner, another photo', async (t) => {

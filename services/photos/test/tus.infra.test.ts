@@ -247,6 +247,32 @@ test('tus requests without an owner are 400 naming the header; another owner get
 
   const tooBig = await create(baseUrl, 'bob', 6 * MiB + 1)
   assert.equal(tooBig.status, 413)
+
+  for (const dots of ['.', '..']) {
+    const pathLike = await create(baseUrl, dots, 100)
+    assert.equal(pathLike.status, 400, `owner ${dots}: it would be a segment of the S3 key`)
+    assert.equal(((await pathLike.json()) as { field: string }).field, 'headers.x-user-id')
+  }
+
+  // An empty file is not a photo, by tus as by the form (it was a 500 naming an S3 key).
+  const empty = await create(baseUrl, 'bob', 0)
+  assert.equal(empty.status, 400)
+  assert.match(await empty.text(), /^Upload-Length: an empty file is not a photo/)
+  const deferred = await fetch(`${baseUrl}/api/tus`, {
+    method: 'POST',
+    headers: { ...tus, 'x-user-id': 'bob', 'upload-defer-length': '1' },
+  })
+  assert.equal(deferred.status, 201)
+  const emptyPatch = await fetch(`${baseUrl}${deferred.headers.get('location')}`, {
+    method: 'PATCH',
+    headers: { ...tus, ...octets, 'x-user-id': 'bob', 'upload-offset': '0', 'upload-length': '0' },
+    body: new Uint8Array(0),
+  })
+  assert.equal(emptyPatch.status, 400)
+  const list = (await (await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'bob' } })).json()) as {
+    items: unknown[]
+  }
+  assert.equal(list.items.length, 0, 'no photo from an empty upload')
 })
 
 test('a filename Postgres cannot store (a NUL in it) is dropped; the upload still becomes a photo', async (t) => {

@@ -71,6 +71,20 @@ test('hardened: a push to B reaches A at its next read; an older push to A is re
   assert.equal(await b.pollOnce(), 'unchanged')
 })
 
+test('the same ruleset applied again is unchanged, and answers with the record of its first apply', async (t) => {
+  const { redis, keys } = await singleRedis(t)
+  const { b } = await instances(t, redis, keys, true)
+  const first = await b.apply(json(ruleset(6)), 'PUT /admin/rules')
+  assert.equal(first.status, 'applied')
+  await sleep(5)
+  const again = await b.apply(json(ruleset(6)), 'POST /admin/rules/reload')
+  assert.equal(again.status, 'unchanged')
+  assert.ok(first.status === 'applied' && again.status === 'unchanged')
+  assert.equal(again.applied.appliedAt, first.applied.appliedAt, 'not re-applied now')
+  assert.equal(again.applied.source, 'PUT /admin/rules')
+  assert.deepEqual(again.applied, b.current())
+})
+
 test('hardened: an instance booting with an older file keeps the newer generation from Redis', async (t) => {
   const { redis, keys } = await singleRedis(t)
   await apply(stores(redis, keys).generations, ruleset(7))

@@ -178,6 +178,12 @@ async function checkAcceptable(deps: NotificationRouteDeps, input: NewNotificati
           `is required by template ${input.template} (${channel}.${err.part})`,
         )
       }
+      if (err instanceof RenderError && err.reason === 'unprintable_variable' && err.variable !== undefined) {
+        throw templateDataError(
+          err.field,
+          `must be a string, a number or a boolean: template ${input.template} prints it (${channel}.${err.part})`,
+        )
+      }
       if (err instanceof RenderError) throw templateDataError(err.field, err.message)
       throw err
     }

@@ -2,20 +2,22 @@
  * The channel workers' retry delay (BullMQ `settings.backoffStrategy`, job option `backoff:
  * {type: 'jitter'}`): full jitter from @faultline/resilience — a random delay between 0 and
  * min(JOB_BACKOFF_MAX_MS, JOB_BACKOFF_MS · 2^retry) — so deliveries that failed together (a
- * provider outage) come back spread out instead of in waves; and never sooner than a 429's
- * Retry-After, which the provider told us.
+ * provider outage) come back spread out instead of in waves.
+ *
+ * A provider that says "not now" — a 429, or its circuit breaker open (every provider of the
+ * channel, after failover) — has not failed the delivery: the job is deferred (`deferralMs`,
+ * `DeferredSendError`) and waits with its attempts untouched, as photos' jobs wait out an S3
+ * outage. What bounds the waiting is the notification's TTL (checked on every run): a provider
+ * throttling for an hour costs retries, not dead letters, and nothing is sent past its TTL.
  */
 import { backoffDelayMs } from '@faultline/resilience'
+import type { ProviderResult } from './provider-client.ts'
 
-/** Thrown by a run that failed transiently: BullMQ retries it after the backoff. */
+/** Thrown by a run that failed transiently: BullMQ retries it after the backoff, an attempt spent. */
 export class TransientSendError extends Error {
-  /** A 429's Retry-After: the next attempt waits at least this long. */
-  readonly retryAfterMs: number | null
-
-  constructor(message: string, retryAfterMs: number | null = null) {
+  constructor(message: string) {
     super(message)
     this.name = 'TransientSendError'
-    this.retryAfterMs = retryAfterMs
   }
 }
 
@@ -26,17 +28,50 @@ export interface JitterBackoffOptions {
 }
 
 /**
- * BullMQ calls it with the number of the attempt that just failed (1-based) and its error; the
- * returned delay is in ms (0 = retry now).
+ * BullMQ calls it with the number of the attempt that just failed (1-based); the returned delay
+ * is in ms (0 = retry now).
  */
 export function jitterBackoff(o: JitterBackoffOptions) {
-  return (attemptsMade: number, _type?: string, err?: Error): number => {
-    const delay = backoffDelayMs(
-      Math.max(0, attemptsMade - 1),
-      { backoff: 'full-jitter', baseMs: o.baseMs, capMs: o.capMs },
-      o.random,
+  return (attemptsMade: number): number =>
+    Math.ceil(
+      backoffDelayMs(
+        Math.max(0, attemptsMade - 1),
+        { backoff: 'full-jitter', baseMs: o.baseMs, capMs: o.capMs },
+        o.random,
+      ),
     )
-    const floor = err instanceof TransientSendError ? (err.retryAfterMs ?? 0) : 0
-    return Math.ceil(Math.max(delay, floor))
+}
+
+/** Thrown by a run the provider deferred: the worker moves the job back to delayed for `delayMs`, its attempts untouched. */
+export class DeferredSendError extends Error {
+  readonly delayMs: number
+
+  constructor(message: string, delayMs: number) {
+    super(message)
+    this.name = 'DeferredSendError'
+    this.delayMs = delayMs
   }
+}
+
+export interface DeferralOptions {
+  /** How long an open breaker stays open (BREAKER_OPEN_MS): the wait when a provider gives no Retry-After. */
+  breakerOpenMs: number
+  random?: () => number
+}
+
+/**
+ * How long to defer a delivery whose provider said "not now", or undefined when the result is a
+ * failure (an attempt spent) or a success. The wait is the provider's Retry-After (else the
+ * breaker's open time) stretched by up to as much again at random, so the deliveries a 429 or an
+ * open breaker turned away come back spread out, not as one herd at the same instant.
+ */
+export function deferralMs(result: ProviderResult, o: DeferralOptions): number | undefined {
+  const base =
+    result.kind === 'rate_limited'
+      ? (result.retryAfterMs ?? o.breakerOpenMs)
+      : result.kind === 'error' && result.breakerOpen
+        ? o.breakerOpenMs
+        : undefined
+  if (base === undefined) return undefined
+  return Math.ceil(Math.max(1, base) * (1 + (o.random ?? Math.random)()))
 }

@@ -10,13 +10,13 @@
  * dead-letters it `exhausted` too, so it is not lost silently (as photos does for its lanes).
  */
 import { rateLimitedLog } from '@faultline/kit/logging'
-import { type Job, Worker } from 'bullmq'
+import { DelayedError, type Job, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { channelQueueName } from '../keys.ts'
 import type { MitigationState } from '../mitigations.ts'
 import { claimableStatuses, type DeliveryRepository } from '../repositories/deliveries.ts'
 import type { Channel, DeliveryJobData } from '../types.ts'
-import { jitterBackoff } from './backoff.ts'
+import { DeferredSendError, jitterBackoff } from './backoff.ts'
 import type { DeadLetters } from './dead-letter.ts'
 import type { DeliveryOutcome, SenderMetrics } from './metrics.ts'
 import { type DeliveryRun, PoisonDroppedError } from './process-delivery.ts'
@@ -73,8 +73,20 @@ export class ChannelWorkers {
     const o = this.#o
     const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
       channelQueueName(channel),
-      (job) =>
-        o.process({ data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 }),
+      async (job, token) => {
+        try {
+          return await o.process({
+            data: job.data,
+            attemptsMade: job.attemptsMade,
+            attempts: job.opts.attempts ?? 1,
+          })
+        } catch (err) {
+          if (!(err instanceof DeferredSendError) || token === undefined) throw err
+          // Back to the delayed set with its attempts untouched: the provider said "not now".
+          await job.moveToDelayed(Date.now() + err.delayMs, token)
+          throw new DelayedError()
+        }
+      },
       {
         connection: o.connection,
         prefix: o.prefix,

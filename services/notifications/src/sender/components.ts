@@ -118,6 +118,7 @@ export function createChannelWorker(
     deadLetters,
     switches: mitigations,
     metrics,
+    deferral: { breakerOpenMs: config.breaker.openMs },
   }
   const workers = new ChannelWorkers({
     connection: clients.queueRedis,

@@ -1,7 +1,7 @@
 /**
  * The channel workers' metrics (prefix `notifications_`), on the process' registry:
  * - deliveries_total{channel, outcome}: sent | failed (a transient failure, retried) |
- *   dead_lettered | expired | suppressed | skipped (already terminal: a repeated job);
+ *   deferred (a 429 or an open breaker: waits, no attempt spent) | dead_lettered | expired | suppressed | skipped (already terminal: a repeated job);
  * - provider_requests_total{provider, result}: ok | timeout | error | rate_limited | refused;
  * - sent_seconds{channel}: accepted (the notification's createdAt) → the provider's 2xx;
  * - dead_letters: dead letters waiting in ntf-dead, read at scrape time;
@@ -15,7 +15,14 @@ import type { Channel } from '../types.ts'
 import type { DeadLetterAlarm } from './dead-letter-alarm.ts'
 import type { ProviderResultKind } from './provider-client.ts'
 
-export type DeliveryOutcome = 'sent' | 'failed' | 'dead_lettered' | 'expired' | 'suppressed' | 'skipped'
+export type DeliveryOutcome =
+  | 'sent'
+  | 'failed'
+  | 'deferred'
+  | 'dead_lettered'
+  | 'expired'
+  | 'suppressed'
+  | 'skipped'
 
 export interface SenderMetrics {
   delivery(channel: Channel, outcome: DeliveryOutcome): void
@@ -33,7 +40,7 @@ export interface SenderMetricsSources {
 export function createSenderMetrics(metrics: Metrics, sources: SenderMetricsSources): SenderMetrics {
   const deliveries = metrics.counter({
     name: 'notifications_deliveries_total',
-    help: 'channel worker runs by channel and outcome (sent, failed, dead_lettered, expired, suppressed, skipped)',
+    help: 'channel worker runs by channel and outcome (sent, failed, deferred, dead_lettered, expired, suppressed, skipped)',
     labelNames: ['channel', 'outcome'],
   })
   const requests = metrics.counter({

@@ -7,6 +7,8 @@
  *    missing recipient or contact, a missing template or a render error can never succeed = POISON;
  * 4. send with the delivery id as the Idempotency-Key; 2xx → sent (written with the other jobs'
  *    by the SentCoalescer; the job completes only once its row is written); refused → poison;
+ *    a 429 or an open breaker → deferred: failed for now, and the job waits with its attempts
+ *    untouched (`deferralMs`), until the provider takes it or the TTL expires it;
  *    anything else → failed, and the run throws so the queue retries it with backoff;
  * 5. poison, or a transient failure on the last attempt: deadLetter on → dead-lettered with its
  *    kind and reason and the job completes; off → left failed (pm17's naive: nobody finds out).
@@ -17,7 +19,7 @@ import type { ClaimedDelivery, ClaimedForSend, DeliveryRepository } from '../rep
 import type { TemplateRepository } from '../repositories/templates.ts'
 import { type RenderedMessage, renderChannel } from '../templates/render.ts'
 import type { Channel, DeliveryJobData, Notification } from '../types.ts'
-import { TransientSendError } from './backoff.ts'
+import { type DeferralOptions, DeferredSendError, deferralMs, TransientSendError } from './backoff.ts'
 import type { DeadLetterKind, DeadLetters } from './dead-letter.ts'
 import type { DeliveryOutcome, SenderMetrics } from './metrics.ts'
 import type { ProviderResult } from './provider-client.ts'
@@ -55,6 +57,8 @@ export interface ProcessDeliveryDeps {
   deadLetters: Pick<DeadLetters, 'deadLetter'>
   switches: MitigationState
   metrics: SenderMetrics
+  /** How a 429 or an open breaker defers a job (BREAKER_OPEN_MS when there is no Retry-After). */
+  deferral: DeferralOptions
   now?: () => number
 }
 
@@ -119,13 +123,18 @@ async function settle(
   }
   if (result.kind === 'refused') return giveUp(deps, d, 'poison', `${result.provider}: ${result.detail}`)
   const reason = `${result.provider}: ${result.kind} (${result.detail})`
-  const retryAfterMs = result.kind === 'rate_limited' ? result.retryAfterMs : null
+  const deferMs = deferralMs(result, deps.deferral)
+  if (deferMs !== undefined) {
+    await deps.deliveries.markFailed(d.id, `${reason}; deferred ${deferMs} ms, no attempt spent`)
+    deps.metrics.delivery(d.channel, 'deferred')
+    throw new DeferredSendError(reason, deferMs)
+  }
   if (run.attemptsMade + 1 >= run.attempts) {
-    return giveUp(deps, d, 'exhausted', `failed ${run.attemptsMade + 1} times, last: ${reason}`, retryAfterMs)
+    return giveUp(deps, d, 'exhausted', `failed ${run.attemptsMade + 1} times, last: ${reason}`)
   }
   await deps.deliveries.markFailed(d.id, reason)
   deps.metrics.delivery(d.channel, 'failed')
-  throw new TransientSendError(reason, retryAfterMs)
+  throw new TransientSendError(reason)
 }
 
 /** Step 5: dead-lettered (deadLetter on), or left failed and the job failed for good. */
@@ -134,7 +143,6 @@ async function giveUp(
   d: ClaimedDelivery,
   kind: DeadLetterKind,
   reason: string,
-  retryAfterMs: number | null = null,
 ): Promise<DeliveryOutcome> {
   if (deps.switches.current.deadLetter) {
     await deps.deadLetters.deadLetter(
@@ -149,5 +157,5 @@ async function giveUp(
   deps.metrics.delivery(d.channel, 'failed')
   // Poison is not retried (it cannot succeed); an exhausted job fails on its last attempt anyway.
   if (kind === 'poison') throw new PoisonDroppedError(reason)
-  throw new TransientSendError(reason, retryAfterMs)
+  throw new TransientSendError(reason)
 }

@@ -4,6 +4,10 @@
  *   `body.data.<name>`), never a silently empty greeting; lenientIf keeps `{% if x %}` and
  *   `| default:` usable for variables that are optional on purpose.
  * - strictFilters: a misspelt filter is a parse error at PUT time, not an unfiltered value at send.
+ * - printable outputs only: `{{ x }}` of a null, an object or an array is an
+ *   `UnprintableValueError` (422 `body.data.x` at accept), never "Your code is ." or
+ *   "[object Object]" in a recipient's message. What is checked is the value that reaches the
+ *   output, after its filters: `| default:` still turns a null into a fallback.
  * - ownPropertyOnly: data is the caller's JSON; a template cannot read `constructor`,
  *   `__proto__` or any inherited property of it.
  * - no file system: `templates: {}` gives liquidjs an empty in-memory file map, and the tags that
@@ -11,12 +15,12 @@
  *   so a template can neither read a file nor pass validation while naming one.
  * - parseLimit, renderLimit and memoryLimit bound what a hostile template can cost (a
  *   `{% for %}` over a huge range fails instead of pinning a worker).
- * Two engines: `html` escapes every output (outputEscape 'escape'; `| raw` opts out, a template
+ * Two engines: `html` escapes every output (liquidjs' `escape`; `| raw` opts out, a template
  * author's explicit choice), `plain` does not (SMS, push, webhook and email text are not HTML).
  * Parsed templates are cached by source: the router and workers render the same few sources for
  * every message, and parsing costs more than rendering.
  */
-import { Liquid, type Template as LiquidTemplate } from 'liquidjs'
+import { filters, Liquid, type Template as LiquidTemplate } from 'liquidjs'
 
 export type EngineKind = 'html' | 'plain'
 
@@ -26,6 +30,37 @@ export const maxTemplateSourceChars = 20_000
 const parseCacheMax = 1000
 
 const refusedTags = ['include', 'render', 'layout'] as const
+
+/** A `{{ }}` output whose value is not a string, number or boolean (liquidjs wraps it in its RenderError). */
+export class UnprintableValueError extends Error {
+  /** `null`, `object` or `array`. */
+  readonly kind: 'null' | 'object' | 'array'
+  constructor(kind: 'null' | 'object' | 'array') {
+    super(
+      `is ${kind === 'null' ? 'null' : `an ${kind}`}; an output prints only a string, a number or a boolean`,
+    )
+    this.name = 'UnprintableValueError'
+    this.kind = kind
+  }
+}
+
+function assertPrintable(value: unknown): void {
+  if (value === null || value === undefined) throw new UnprintableValueError('null')
+  if (Array.isArray(value)) throw new UnprintableValueError('array')
+  if (typeof value === 'object') throw new UnprintableValueError('object')
+}
+
+// liquidjs calls the output escape as the last filter of every `{{ }}` (`this` is the filter's
+// context, which its own `escape` filter needs for the memory limit).
+const escapeFilter = filters.escape as (this: unknown, value: unknown) => string
+function printablePlain(value: unknown): string {
+  assertPrintable(value)
+  return String(value)
+}
+function printableEscaped(this: unknown, value: unknown): string {
+  assertPrintable(value)
+  return escapeFilter.call(this, value)
+}
 
 function newEngine(kind: EngineKind): Liquid {
   const engine = new Liquid({
@@ -38,7 +73,7 @@ function newEngine(kind: EngineKind): Liquid {
     parseLimit: maxTemplateSourceChars,
     renderLimit: 1000,
     memoryLimit: 10_000_000,
-    ...(kind === 'html' ? { outputEscape: 'escape' as const } : {}),
+    outputEscape: kind === 'html' ? printableEscaped : printablePlain,
   })
   for (const name of refusedTags) {
     engine.registerTag(name, {

@@ -16,13 +16,14 @@
 import { LiquidError, ParseError as LiquidParseError, TokenizationError } from 'liquidjs'
 import type { TemplateChannels } from '../repositories/templates.ts'
 import type { Channel } from '../types.ts'
-import { type EngineKind, renderSource } from './engine.ts'
+import { type EngineKind, renderSource, UnprintableValueError } from './engine.ts'
 
 /** Longest SMS body (characters, i.e. code points). */
 export const smsMaxChars = 1600
 
 export type RenderErrorReason =
   | 'missing_variable'
+  | 'unprintable_variable'
   | 'channel_not_in_template'
   | 'missing_part'
   | 'invalid_template'
@@ -34,7 +35,7 @@ export class RenderError extends Error {
   readonly channel: Channel
   /** The part of the channel (`subject`, `html`, `text`, `title`, `body`). */
   readonly part: string | undefined
-  /** Set for `missing_variable`: the variable as the template names it (`user.name`). */
+  /** Set for `missing_variable` (and `unprintable_variable` when the output is a plain variable): the variable as the template names it (`user.name`). */
   readonly variable: string | undefined
 
   constructor(
@@ -52,7 +53,9 @@ export class RenderError extends Error {
 
   /** The request field to blame in a 4xx (the API's `field`). */
   get field(): string {
-    if (this.reason === 'missing_variable' && this.variable) return `body.data.${this.variable}`
+    if ((this.reason === 'missing_variable' || this.reason === 'unprintable_variable') && this.variable) {
+      return `body.data.${this.variable}`
+    }
     if (this.reason === 'channel_not_in_template') return 'body.channels'
     if (this.reason === 'invalid_template' || this.reason === 'missing_part') return 'body.template'
     return 'body.data'
@@ -93,7 +96,35 @@ function undefinedVariableOf(err: unknown): string | undefined {
   return undefined
 }
 
+/** The error behind a liquidjs error (it wraps what a filter throws in `originalError`). */
+function originalOf<T>(err: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let e: unknown = err
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e instanceof type) return e
+    e = (e as { originalError?: unknown }).originalError
+  }
+  return undefined
+}
+
+/** `{{ user.name | upcase }}` → `user.name`; undefined when the output is not a plain variable. */
+function outputVariableOf(err: unknown): string | undefined {
+  const text = (err as { token?: { getText?: () => string } }).token?.getText?.()
+  const match = text?.match(/^\{\{-?\s*([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\s*(?:\||-?\}\})/)
+  return match?.[1]
+}
+
 function toRenderError(err: unknown, channel: Channel, part: string): RenderError {
+  const unprintable = originalOf(err, UnprintableValueError)
+  if (unprintable) {
+    const variable = outputVariableOf(err)
+    const what = variable === undefined ? 'an output' : `data.${variable}`
+    return new RenderError('unprintable_variable', `${what} ${unprintable.message} (${channel}.${part})`, {
+      channel,
+      part,
+      ...(variable === undefined ? {} : { variable }),
+      cause: err,
+    })
+  }
   const variable = undefinedVariableOf(err)
   if (variable !== undefined) {
     return new RenderError('missing_variable', `data has no "${variable}" (${channel}.${part})`, {
@@ -138,7 +169,7 @@ function renderPart(
 
 /**
  * Renders `channel` of a template. Throws RenderError: `channel_not_in_template`,
- * `missing_variable` (with `variable`), `too_long` (SMS), `invalid_template`, `missing_part`,
+ * `missing_variable` (with `variable`), `unprintable_variable` (a null or an object printed), `too_long` (SMS), `invalid_template`, `missing_part`,
  * `render_failed` (a render or memory limit, a filter on the wrong type).
  */
 export function renderChannel(

@@ -37,7 +37,15 @@ export type AddressClass = 'public' | RefusalClass
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6
 
-const metadataAddresses = [ipaddr.parse('169.254.169.254'), ipaddr.parse('fd00:ec2::254')]
+// The clouds' instance metadata endpoints: 169.254.169.254 (AWS, GCP, Azure IMDS, most others),
+// AWS's IPv6 fd00:ec2::254, Alibaba's 100.100.100.200 (in CGNAT space, refused anyway: named
+// here), and Azure's WireServer 168.63.129.16 — a *public* address that a VM reaches as its host.
+const metadataAddresses = [
+  ipaddr.parse('169.254.169.254'),
+  ipaddr.parse('fd00:ec2::254'),
+  ipaddr.parse('100.100.100.200'),
+  ipaddr.parse('168.63.129.16'),
+]
 
 const ipv4Classes: Record<string, RefusalClass> = {
   unspecified: 'unspecified',

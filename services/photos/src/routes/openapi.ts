@@ -7,6 +7,7 @@
  */
 import { openApiOnly } from '@faultline/kit/openapi'
 import { errorResponses } from '@faultline/kit/service'
+import { ownerPatternSource } from './owner.ts'
 
 export const openApiTags = [
   { name: 'photos', description: 'Direct uploads, reads, the status stream and the variants' },
@@ -20,7 +21,7 @@ const owner = {
   properties: {
     'x-user-id': {
       type: 'string',
-      pattern: '^[A-Za-z0-9_.:@-]{1,128}$',
+      pattern: ownerPatternSource,
       description: 'The owner (a stand-in for a gateway-verified identity); missing or malformed is a 400.',
     },
   },

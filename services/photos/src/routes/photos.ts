@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http'
 import { finished } from 'node:stream/promises'
 import type {} from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { invalidField, photoNotFound } from '../errors.ts'
+import { invalidField, photoNotFound, variantNotFound } from '../errors.ts'
 import type { PhotoEventHub } from '../events.ts'
 import type { PhotoRepository } from '../repositories/photos.ts'
 import { parsePhotoId } from '../repositories/photos.ts'
@@ -161,12 +161,13 @@ export async function photoRoutes(app: FastifyInstance, deps: PhotoRouteDeps): P
     '/api/variants/*',
     { config: photoDocs.variant },
     async (request, reply) => {
-      const key = `variants/${request.params['*']}`
+      const file = request.params['*']
+      const key = `variants/${file}`
       if (
         !/^variants\/[0-9a-f]{64}\.(webp|jpeg|jpg)$/.test(key) ||
         !(await deps.photos.ownsVariant(ownerOf(request), key))
       )
-        throw photoNotFound(key)
+        throw variantNotFound(file)
       const body = await deps.store.getStream(key)
       return reply
         .header('content-type', key.endsWith('.webp') ? 'image/webp' : 'image/jpeg')

@@ -19,7 +19,7 @@ export interface TusRouteDeps extends TusDeps {
 }
 
 export async function tusRoutes(app: FastifyInstance, deps: TusRouteDeps): Promise<void> {
-  const server = createTusServer(deps)
+  const server = createTusServer(deps, app.log)
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null))

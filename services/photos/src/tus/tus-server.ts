@@ -88,7 +88,12 @@ export function parseUploadId(id: string): { ownerId: string; uuid: string } | u
   return match?.[1] && match[2] ? { ownerId: match[1], uuid: match[2] } : undefined
 }
 
-export function createTusServer(deps: TusDeps): Server {
+/** Where a tus request that failed unexpectedly is logged (its message stays out of the response). */
+export interface TusLog {
+  error(obj: object, msg: string): void
+}
+
+export function createTusServer(deps: TusDeps, log: TusLog): Server {
   const { bucket, ...client } = deps.s3
   const datastore = new GatedS3Store(
     {
@@ -118,11 +123,17 @@ export function createTusServer(deps: TusDeps): Server {
       lastPath && uuidPattern.test(lastPath) ? `incoming/${ownerHeader(req)}/${lastPath}` : undefined,
     onUploadFinish: async (req, upload) => finishUpload(deps, req, upload),
     onResponseError: (req, err) => {
-      if (!(err instanceof StorageUnavailableError)) return undefined
-      // tus writes the status and body; the Retry-After header goes on the Node response it
-      // writes them to (tus's own handle to it: `req.runtime.node.res`).
-      nodeResponseOf(req)?.setHeader('retry-after', String(err.retryAfterS))
-      return { status_code: 503, body: 'object storage is unavailable; retry shortly\n' }
+      if (err instanceof StorageUnavailableError) {
+        // tus writes the status and body; the Retry-After header goes on the Node response it
+        // writes them to (tus's own handle to it: `req.runtime.node.res`).
+        nodeResponseOf(req)?.setHeader('retry-after', String(err.retryAfterS))
+        return { status_code: 503, body: 'object storage is unavailable; retry shortly\n' }
+      }
+      // tus's own answers (a wrong offset, a missing header) carry their status; anything else
+      // is a fault whose message (a key, a host) belongs in the log, as the API's other 500s.
+      if ((err as { status_code?: unknown }).status_code !== undefined) return undefined
+      log.error({ err, method: req.method, url: req.url }, 'tus request failed')
+      return { status_code: 500, body: 'Internal Server Error\n' }
     },
   })
 }
@@ -136,6 +147,8 @@ async function finishUpload(
   const parsed = parseUploadId(upload.id)
   if (!parsed || parsed.ownerId !== ownerHeader(req))
     throw { status_code: 404, body: 'The file for this url was not found\n' }
+  // As `POST /api/photos` answers an empty file: no photo (S3 may hold no object for it at all).
+  if (upload.size === 0) throw { status_code: 400, body: 'Upload-Length: an empty file is not a photo\n' }
   const { sha256, bytes } = await deps.store.sha256Of(upload.id)
   const filename = upload.metadata?.filename ?? undefined
   const { photo } = await acceptStoredOriginal(deps.accept, {

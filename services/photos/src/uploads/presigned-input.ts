@@ -47,8 +47,10 @@ export function parseUploadDeclaration(body: unknown, maxUploadBytes: number): U
 }
 
 /**
- * The completion body: `{parts: [{partNumber, etag}]}` for a multipart upload (part numbers from
- * 1 to `partCount`, each once), nothing (or `{}`) for a single PUT.
+ * The completion body: `{parts: [{partNumber, etag}]}` for a multipart upload (every part number
+ * from 1 to `partCount`, each once: the declared size fixes how many parts there are, and S3
+ * would assemble fewer into an object of the wrong size, ending the upload), nothing (or `{}`)
+ * for a single PUT.
  */
 export function parseCompletion(body: unknown, partCount: number | undefined): CompletedPart[] | undefined {
   if (body === undefined || body === null || (isRecord(body) && Object.keys(body).length === 0)) {
@@ -60,8 +62,8 @@ export function parseCompletion(body: unknown, partCount: number | undefined): C
   if (partCount === undefined)
     throw invalidField('body', 'parts', 'is only for multipart uploads: send an empty body')
   const { parts } = body
-  if (!Array.isArray(parts) || parts.length === 0 || parts.length > partCount)
-    throw invalidField('body', 'parts', `must be a list of 1 to ${partCount} parts`)
+  if (!Array.isArray(parts) || parts.length !== partCount)
+    throw invalidField('body', 'parts', `must list all ${partCount} parts of the upload, each once`)
   const seen = new Set<number>()
   return parts.map((part: unknown, i) => {
     if (!isRecord(part)) throw invalidField('body', `parts[${i}]`, 'must be {partNumber, etag}')

@@ -260,7 +260,11 @@ export class RedisRulesSource implements RulesSource, RulesAdmin {
         this.#generation = result.version
         // The applier decides with what it applied at once; the others read it within RULES_POLL_MS.
         this.#offer(record, guarded)
-        return { status: result.result, applied: record }
+        // Unchanged: what is in force is the record of its first apply (its time and source).
+        return {
+          status: result.result,
+          applied: this.#current?.ruleset.fingerprint === record.ruleset.fingerprint ? this.#current : record,
+        }
       case 'superseded':
         return {
           status: 'rejected',
