@@ -18,10 +18,12 @@
  * variant so a mode ends in seconds). The email provider's circuit breaker (on in both modes, not
  * this experiment's subject; its consecutive-failure rule set out of the way, BREAKER_FAILURES
  * 1e6, else it would open after 5 timeouts) opens once half of ≥ 20 calls in 10 s failed — after
- * about 20 timed-out attempts, every one of them a message sent — and from then on jobs fail at once,
+ * about 20 timed-out attempts, every one of them a message sent — and from then on jobs are
+ * deferred without reaching the provider (an open breaker spends no attempt, sender/backoff.ts),
  * with a probe every BREAKER_OPEN_MS that times out and is sent too. The recipients got several
- * copies of some messages and none of the others, and the service records every delivery as
- * dead-lettered `exhausted`: it believes it sent nothing.
+ * copies of some messages and none of the others, and the service records none of them sent: it
+ * believes it has sent nothing (until 2026-12-06 evening an open breaker spent attempts, and every
+ * delivery ended dead-lettered `exhausted`).
  * Hardened: one attempt per run with PROVIDER_TIMEOUT_MS = 10 s, above the provider's budget, so
  * the slow success is seen as one; the delivery record is claimed only while pending, and the
  * delivery id goes to the provider as its Idempotency-Key, so even a retry would be answered from
@@ -78,7 +80,7 @@ async function setup(ctx: HookContext): Promise<void> {
 function describe(rate: number, loadS: number, attempts: number): string {
   return (
     `k6 posts ${rate} email notifications/s for ${loadS} s; the email provider takes ${providerLatencyMs / 1000} s to accept each. ` +
-    `Naive: 1 s client timeout, 3 blind retries, no key, ${attempts} job runs — every timed-out attempt is sent, until the provider's breaker opens and the rest fail unsent; every delivery ends dead-lettered. ` +
+    `Naive: 1 s client timeout, 3 blind retries, no key, ${attempts} job runs — every timed-out attempt is sent, until the provider's breaker opens; then the jobs wait (deferred, no attempt spent) and only its probes reach the provider, timed out and sent; no delivery is ever recorded sent. ` +
     'Hardened: a 10 s deadline, the delivery record and the provider key — one send per notification.'
   )
 }

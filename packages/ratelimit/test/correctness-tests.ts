@@ -6,8 +6,8 @@
  *
  *  - sliding log: at most the limit in every window of the rule's length (ratio 1.00, and tight);
  *  - token bucket, GCRA: within their definition, burst + rate × t in every interval t;
- *  - fixed window: its edge burst, ratio > 1, from the same traffic;
- *  - sliding-window counter: its worst case, measured and printed.
+ *  - fixed window: its edge burst, ratio ≥ 1.9 (2.00 measured), from the same traffic;
+ *  - sliding-window counter: its worst case, measured, printed, and between 1 and 2.
  *
  * A second test shows the verdicts do not depend on the instances' clocks.
  */
@@ -82,7 +82,15 @@ export function registerCorrectnessTests(
         t.diagnostic(`${label} ${algorithm}: largest excess over burst + rate·t: ${excess.toFixed(6)}`)
         assert.ok(excess <= 1e-6, `over its definition by ${excess}`)
       } else if (algorithm === 'fixed-window') {
-        assert.ok(ratio > 1, `the edge burst should show: ratio ${ratio}`)
+        // The phases put a full window's worth on each side of an edge: nearly double (2.00 measured).
+        assert.ok(ratio >= 1.9, `the edge burst should show: ratio ${ratio}`)
+      } else {
+        // The sliding-window counter's estimate over-admits on this shape, but never by the fixed
+        // window's double (1.83–1.85 measured on Redis and the Cluster).
+        assert.ok(
+          ratio > 1 && ratio < 2,
+          `the counter's worst case should lie between exact and fixed: ${ratio}`,
+        )
       }
     })
   }

@@ -101,7 +101,7 @@ test('no limiter or no rules is refused too', async (t) => {
   }
 })
 
-test('header values follow draft-10: sf-strings, integer seconds, t never before Retry-After', () => {
+test('header values follow draft-11: sf-strings, integer seconds, t never before Retry-After', () => {
   assert.equal(policyItem('api', { algorithm: 'gcra', limit: 100, windowMs: 60_000 }), '"api";q=100;w=60')
   // A sub-second window still says w=1: the draft allows no fractions and no zero.
   assert.equal(policyItem('burst', { algorithm: 'token-bucket', limit: 5, windowMs: 200 }), '"burst";q=5;w=1')

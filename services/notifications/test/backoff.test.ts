@@ -18,12 +18,16 @@ test('full jitter: the delay spans 0 up to the exponential ceiling, capped', () 
 })
 
 test("a 429 or an open breaker defers for the Retry-After (else the breaker's open time), spread by up to as much again", () => {
-  const o = (random: number) => ({ breakerOpenMs: 5000, random: () => random })
+  const o = (random: number) => ({ breakerOpenMs: 5000, minMs: 500, random: () => random })
   const limited = { kind: 'rate_limited', provider: 'email', retryAfterMs: 2000, detail: 'HTTP 429' } as const
   assert.equal(deferralMs(limited, o(0)), 2000)
   assert.equal(deferralMs(limited, o(0.5)), 3000)
   assert.equal(deferralMs({ ...limited, retryAfterMs: null }, o(0)), 5000, 'no Retry-After: the open time')
-  assert.equal(deferralMs({ ...limited, retryAfterMs: 0 }, o(0)), 1, 'Retry-After: 0 still waits a little')
+  assert.equal(
+    deferralMs({ ...limited, retryAfterMs: 0 }, o(0)),
+    500,
+    'Retry-After: 0 waits the floor, no hot loop',
+  )
   const open = {
     kind: 'error',
     provider: 'email',
@@ -31,6 +35,9 @@ test("a 429 or an open breaker defers for the Retry-After (else the breaker's op
     breakerOpen: true,
   } as const
   assert.equal(deferralMs(open, o(0.999)), 9995)
+  // Never past the TTL: a delivery due to expire in 1.5 s comes back then, to be expired.
+  assert.equal(deferralMs({ ...limited, retryAfterMs: 3_600_000 }, o(0), 1500), 1500)
+  assert.equal(deferralMs(limited, o(0), -20), 1, 'already expired: back at once, to be expired')
   // A failure spends an attempt; a success or a refusal is not deferred either.
   assert.equal(deferralMs({ kind: 'error', provider: 'email', detail: 'HTTP 500' }, o(0)), undefined)
   assert.equal(deferralMs({ kind: 'timeout', provider: 'email', detail: 't' }, o(0)), undefined)

@@ -167,6 +167,49 @@ test("a provider's 429 defers the job: it waits at least its Retry-After and spe
   )
 })
 
+test('a provider throttling until the TTL: deferred, never dead-lettered, then expired with nothing sent', async (t) => {
+  const h = await notificationsHarness(t)
+  const providers = await providersFor(h, { rateLimitRate: 1, retryAfterS: 60 })
+  const w = startWorker(h, emailEnv(providers, { BREAKER_FAILURES: '1000' }))
+  const s = await seedDelivery(h, { channel: 'email', expiresInS: 2 })
+  await enqueue(w, s, 'email', { attempts: 1 })
+
+  // Retry-After says a minute; the TTL ends in 2 s: the job comes back at the TTL, not after it.
+  await until('expired', async () => (await status(h, s.deliveryId)) === 'expired', 15_000)
+  assert.equal(providers.stats('email').accepted, 0)
+  assert.ok(providers.stats('email').rateLimited >= 1)
+  assert.equal(
+    await counterValue(w.registry, 'notifications_deliveries_total', {
+      channel: 'email',
+      outcome: 'dead_lettered',
+    }),
+    0,
+  )
+})
+
+test('an open breaker defers the job instead of spending its last attempt; it is sent once the provider is back', async (t) => {
+  const h = await notificationsHarness(t)
+  const providers = await providersFor(h, { errorRate: 1 })
+  const w = startWorker(h, emailEnv(providers, { BREAKER_FAILURES: '1', BREAKER_OPEN_MS: '1500' }))
+  const s = await seedDelivery(h, { channel: 'email' })
+  // Two attempts: the first fails and opens the breaker; were "breaker open" a failure, the
+  // retry would be the last attempt and dead-letter the delivery `exhausted`.
+  await enqueue(w, s, 'email', { attempts: 2 })
+
+  await until('deferred by the open breaker', async () =>
+    /circuit breaker open.*no attempt spent/.test((await h.deliveries.get(s.deliveryId))?.reason ?? ''),
+  )
+  providers.setKnobs('email', { errorRate: 0 })
+  await until('sent', async () => (await status(h, s.deliveryId)) === 'sent')
+  assert.equal(providers.stats('email').accepted, 1)
+  assert.ok(
+    (await counterValue(w.registry, 'notifications_deliveries_total', {
+      channel: 'email',
+      outcome: 'deferred',
+    })) >= 1,
+  )
+})
+
 for (const providerDeadline of [true, false]) {
   test(`a slow provider that ignores keys: ${providerDeadline ? 'one send with the deadline above its latency' : 'duplicates with the naive deadline and blind retries'}`, async (t) => {
     const h = await notificationsHarness(t)

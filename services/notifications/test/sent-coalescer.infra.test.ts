@@ -138,7 +138,7 @@ test('a failed batch write leaves its deliveries sending; the next run re-sends 
     deadLetters: w.deadLetters,
     switches: w.mitigations,
     metrics: w.metrics,
-    deferral: { breakerOpenMs: config.breaker.openMs },
+    deferral: { breakerOpenMs: config.breaker.openMs, minMs: config.jobBackoffMs },
   }
   const run = (deliveryId: string, notificationId: string, attemptsMade: number) =>
     processDelivery(deps, {

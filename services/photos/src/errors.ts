@@ -22,6 +22,11 @@ export const UploadNotFoundError = defineError<[string]>(
   'no upload with id %s',
   404,
 )
+export const TusNotReadableError = defineError(
+  'PHOTOS_ERR_TUS_NOT_READABLE',
+  'a tus upload is not readable: the photo is served by GET /api/photos/:id and its variants (the original keeps its metadata, GPS included)',
+  405,
+)
 export const UnauthorizedError = defineError('PHOTOS_ERR_UNAUTHORIZED', 'missing or wrong admin token', 401)
 
 type WithField = Error & { field: string }

@@ -57,7 +57,7 @@ async function main(config: Config): Promise<void> {
     }),
     orphanBytes: metrics.counter({
       name: 'photos_orphaned_bytes_total',
-      help: 'bytes of orphaned objects found (and deleted) under incoming/',
+      help: 'bytes of orphaned objects found (and deleted) under incoming/ and of the parts of the incomplete multipart uploads aborted',
     }),
     failures: metrics.counter({ name: 'photos_reaper_failures_total', help: 'reaper passes that failed' }),
   }
@@ -81,7 +81,9 @@ async function main(config: Config): Promise<void> {
       counters.aborted.inc(r.abortedMultipart)
       counters.orphans.inc(r.orphansDeleted)
       counters.orphanBytes.inc(r.orphanBytes)
-      if (r.requeued + r.tusRecovered + r.abortedMultipart + r.orphansDeleted > 0) log.info(r, 'reaper pass')
+      if (r.requeued + r.tusRecovered + r.abortedMultipart + r.orphansDeleted + r.tusInfoExpired > 0) {
+        log.info(r, 'reaper pass')
+      }
     } catch (err) {
       counters.failures.inc()
       log.warn({ err }, 'reaper pass failed; the next one retries')

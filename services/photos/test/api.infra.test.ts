@@ -75,6 +75,12 @@ test('an upload is stored, processed into variants without metadata, and read ba
     assert.equal((await fetch(url, { headers: { 'x-user-id': 'mallory' } })).status, 404)
   }
 
+  // The event stream of a ready photo announces it (the current status first, then it closes).
+  const events = await fetch(`${baseUrl}/api/photos/${created.body.id}/events`, {
+    headers: { 'x-user-id': 'alice' },
+  })
+  assert.match(await events.text(), /event: ready\ndata: \{"id":"\d+","status":"ready"/)
+
   assert.equal((await getPhoto(baseUrl, 'mallory', created.body.id)).status, 404)
   const list = await fetch(`${baseUrl}/api/photos`, { headers: { 'x-user-id': 'mallory' } })
   assert.deepEqual(((await list.json()) as { items: unknown[] }).items, [])

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3'
 import sharp from 'sharp'
 import { reapOnce } from '../src/reaper/reap.ts'
 import { PhotoRepository } from '../src/repositories/photos.ts'
@@ -36,7 +36,23 @@ test('a stuck photo is enqueued again and processed; expired orphans and multipa
   await h.s3.send(
     new PutObjectCommand({ Bucket: h.bucket, Key: 'incoming/frank/orphan', Body: Buffer.alloc(1234) }),
   )
-  await h.s3.send(new CreateMultipartUploadCommand({ Bucket: h.bucket, Key: 'incoming/frank/partial' }))
+  // An incomplete multipart upload holding one part of 5 MiB, invisible and billed.
+  const partial = await h.s3.send(
+    new CreateMultipartUploadCommand({ Bucket: h.bucket, Key: 'incoming/frank/partial' }),
+  )
+  await h.s3.send(
+    new UploadPartCommand({
+      Bucket: h.bucket,
+      Key: 'incoming/frank/partial',
+      UploadId: partial.UploadId,
+      PartNumber: 1,
+      Body: Buffer.alloc(5 * 1024 * 1024),
+    }),
+  )
+  // A tus upload that became the photo: its `.info` expires with the upload, not an orphan.
+  await h.s3.send(
+    new PutObjectCommand({ Bucket: h.bucket, Key: `${stuckKey}.info`, Body: Buffer.from('{"id":"x"}') }),
+  )
 
   const deps = {
     photos,
@@ -59,6 +75,7 @@ test('a stuck photo is enqueued again and processed; expired orphans and multipa
     abortedMultipart: 0,
     orphansDeleted: 0,
     orphanBytes: 0,
+    tusInfoExpired: 0,
   })
   assert.equal((await settled(baseUrl, 'frank', photo.id, 500).catch(() => undefined))?.status, undefined)
 
@@ -70,12 +87,14 @@ test('a stuck photo is enqueued again and processed; expired orphans and multipa
     tusRecovered: 0,
     abortedMultipart: 1,
     orphansDeleted: 1,
-    orphanBytes: 1234,
+    orphanBytes: 1234 + 5 * 1024 * 1024,
+    tusInfoExpired: 1,
   })
   assert.equal((await settled(baseUrl, 'frank', photo.id)).status, 'ready')
   const left = await h.objects('incoming/')
   assert.ok(left.includes(stuckKey), 'the photo’s original is kept')
   assert.ok(!left.includes('incoming/frank/orphan'))
+  assert.ok(!left.includes(`${stuckKey}.info`), 'the finished upload’s .info expired with it')
   assert.deepEqual(await deps.uploads.listIncompleteMultipart('incoming/', later), [])
   // A second pass finds nothing more, and enqueuing the processed photo again does not double it.
   assert.equal((await reapOnce(deps, later)).orphansDeleted, 0)

@@ -13,7 +13,6 @@ import {
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
 } from '@aws-sdk/client-s3'
 import { resolveInfra } from '@faultline/testkit'
 import {
@@ -451,32 +450,5 @@ test('a client with unsignedPayload: streamed, buffered and presigned uploads st
     (await fetch(put.url, { method: 'PUT', body: randomBytes(11), headers: { 'content-type': 'image/png' } }))
       .status,
     403,
-  )
-})
-
-test('measurement (not asserted): putStream MB/s vs one raw PutObject of the same 20 MiB', async (t) => {
-  const s = await storageInRandomBucket(t)
-  const bytes = randomBytes(20 * MiB)
-  const rounds = 3
-  let streamedMs = 0
-  let rawMs = 0
-  for (let round = 0; round < rounds; round++) {
-    let started = performance.now()
-    await s.objects.putStream(
-      `bench/stream-${round}`,
-      Readable.from([bytes.subarray(0, 10 * MiB), bytes.subarray(10 * MiB)]),
-      {
-        contentType: 'application/octet-stream',
-        maxBytes: 64 * MiB,
-      },
-    )
-    streamedMs += performance.now() - started
-    started = performance.now()
-    await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: `bench/raw-${round}`, Body: bytes }))
-    rawMs += performance.now() - started
-  }
-  const mbPerS = (ms: number) => ((rounds * bytes.length) / MiB / (ms / 1000)).toFixed(0)
-  t.diagnostic(
-    `putStream ${mbPerS(streamedMs)} MiB/s, raw PutObject ${mbPerS(rawMs)} MiB/s (${rounds} × 20 MiB)`,
   )
 })

@@ -244,6 +244,11 @@ test('tus requests without an owner are 400 naming the header; another owner get
     'small.bin',
   )
   assert.equal((await head(`${baseUrl}/api/tus/not-an-id`, 'bob')).status, 404)
+  // tus would serve the upload's bytes — an original with its EXIF and GPS — to a GET: refused.
+  const read = await fetch(url, { headers: { ...tus, 'x-user-id': 'bob' } })
+  assert.equal(read.status, 405)
+  assert.equal(((await read.json()) as { code: string }).code, 'PHOTOS_ERR_TUS_NOT_READABLE')
+  assert.match(read.headers.get('allow') ?? '', /PATCH/)
 
   const tooBig = await create(baseUrl, 'bob', 6 * MiB + 1)
   assert.equal(tooBig.status, 413)

@@ -1,7 +1,7 @@
 /**
  * Rate limiting for a Fastify app: every rule that matches a request is decided (all at once,
  * each through its failure policy), the most restrictive answer wins, and the response carries
- * the draft-10 `RateLimit-Policy` / `RateLimit` fields (see ./headers.ts) on allow and on deny.
+ * the draft-11 `RateLimit-Policy` / `RateLimit` fields (see ./headers.ts) on allow and on deny.
  * A deny is a 429 with `Retry-After` and a JSON body naming the rule.
  *
  * A degraded decision (Redis slow or gone; the failure policy answered) says nothing it does not

@@ -53,7 +53,7 @@ export interface RateLimitPluginOptions {
   registry?: Registry
   /** Also send `X-RateLimit-Limit`, `-Remaining`, `-Reset`. Default false. */
   legacyHeaders?: boolean
-  /** Send the draft-10 `RateLimit-Policy` and `RateLimit` fields. Default true. */
+  /** Send the draft-11 `RateLimit-Policy` and `RateLimit` fields. Default true. */
   draft?: boolean
 }
 

@@ -7,8 +7,10 @@
  * A provider that says "not now" — a 429, or its circuit breaker open (every provider of the
  * channel, after failover) — has not failed the delivery: the job is deferred (`deferralMs`,
  * `DeferredSendError`) and waits with its attempts untouched, as photos' jobs wait out an S3
- * outage. What bounds the waiting is the notification's TTL (checked on every run): a provider
- * throttling for an hour costs retries, not dead letters, and nothing is sent past its TTL.
+ * outage. What bounds the waiting is the notification's TTL (checked on every run, and no wait
+ * goes past it): a provider throttling for an hour costs waiting, not dead letters, and nothing
+ * is sent past its TTL. With the ttlCheck switch off nothing would bound it, so a "not now" then
+ * spends an attempt like any failure.
  */
 import { backoffDelayMs } from '@faultline/resilience'
 import type { ProviderResult } from './provider-client.ts'
@@ -56,16 +58,27 @@ export class DeferredSendError extends Error {
 export interface DeferralOptions {
   /** How long an open breaker stays open (BREAKER_OPEN_MS): the wait when a provider gives no Retry-After. */
   breakerOpenMs: number
+  /**
+   * The shortest wait (JOB_BACKOFF_MS): a `Retry-After: 0`, or a date in the past, would otherwise
+   * bring the job back at once, over and over — a hot loop a hostile webhook receiver could cause.
+   */
+  minMs: number
   random?: () => number
 }
 
 /**
  * How long to defer a delivery whose provider said "not now", or undefined when the result is a
  * failure (an attempt spent) or a success. The wait is the provider's Retry-After (else the
- * breaker's open time) stretched by up to as much again at random, so the deliveries a 429 or an
- * open breaker turned away come back spread out, not as one herd at the same instant.
+ * breaker's open time), at least `minMs`, stretched by up to as much again at random, so the
+ * deliveries a 429 or an open breaker turned away come back spread out, not as one herd at the
+ * same instant. `untilExpiryMs` caps it: a delivery never waits past its notification's TTL (it
+ * comes back then, to be expired).
  */
-export function deferralMs(result: ProviderResult, o: DeferralOptions): number | undefined {
+export function deferralMs(
+  result: ProviderResult,
+  o: DeferralOptions,
+  untilExpiryMs = Number.POSITIVE_INFINITY,
+): number | undefined {
   const base =
     result.kind === 'rate_limited'
       ? (result.retryAfterMs ?? o.breakerOpenMs)
@@ -73,5 +86,6 @@ export function deferralMs(result: ProviderResult, o: DeferralOptions): number |
         ? o.breakerOpenMs
         : undefined
   if (base === undefined) return undefined
-  return Math.ceil(Math.max(1, base) * (1 + (o.random ?? Math.random)()))
+  const wait = Math.max(o.minMs, base) * (1 + (o.random ?? Math.random)())
+  return Math.ceil(Math.max(1, Math.min(wait, untilExpiryMs)))
 }

@@ -118,7 +118,7 @@ export function createChannelWorker(
     deadLetters,
     switches: mitigations,
     metrics,
-    deferral: { breakerOpenMs: config.breaker.openMs },
+    deferral: { breakerOpenMs: config.breaker.openMs, minMs: config.jobBackoffMs },
   }
   const workers = new ChannelWorkers({
     connection: clients.queueRedis,

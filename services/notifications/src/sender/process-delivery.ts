@@ -7,8 +7,9 @@
  *    missing recipient or contact, a missing template or a render error can never succeed = POISON;
  * 4. send with the delivery id as the Idempotency-Key; 2xx → sent (written with the other jobs'
  *    by the SentCoalescer; the job completes only once its row is written); refused → poison;
- *    a 429 or an open breaker → deferred: failed for now, and the job waits with its attempts
- *    untouched (`deferralMs`), until the provider takes it or the TTL expires it;
+ *    a 429 or an open breaker → deferred (ttlCheck on): failed for now, and the job waits with
+ *    its attempts untouched (`deferralMs`, never past the TTL), until the provider takes it or
+ *    the TTL expires it;
  *    anything else → failed, and the run throws so the queue retries it with backoff;
  * 5. poison, or a transient failure on the last attempt: deadLetter on → dead-lettered with its
  *    kind and reason and the job completes; off → left failed (pm17's naive: nobody finds out).
@@ -123,7 +124,11 @@ async function settle(
   }
   if (result.kind === 'refused') return giveUp(deps, d, 'poison', `${result.provider}: ${result.detail}`)
   const reason = `${result.provider}: ${result.kind} (${result.detail})`
-  const deferMs = deferralMs(result, deps.deferral)
+  // Deferral waits without spending attempts: only the TTL bounds it, so only while it is checked.
+  const untilExpiryMs = Date.parse(d.notification.expiresAt) - now()
+  const deferMs = deps.switches.current.ttlCheck
+    ? deferralMs(result, deps.deferral, untilExpiryMs)
+    : undefined
   if (deferMs !== undefined) {
     await deps.deliveries.markFailed(d.id, `${reason}; deferred ${deferMs} ms, no attempt spent`)
     deps.metrics.delivery(d.channel, 'deferred')

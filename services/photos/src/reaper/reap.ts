@@ -6,7 +6,8 @@
  *    an acknowledged upload unprocessed for ever; the job id is the photo's, so a photo whose job
  *    is still queued is not doubled.
  * 2. **Incomplete multipart uploads** older than UPLOAD_TTL_S are aborted: their parts are stored
- *    and billed while invisible (owncloud/ocis#4968).
+ *    and billed while invisible (owncloud/ocis#4968); the parts' bytes are counted first
+ *    (`photos_orphaned_bytes`).
  * 3. **Finished tus uploads without a photo** (completed a minute ago or more): the finishing hook
  *    failed after the last byte was stored (Postgres or S3 away, the API killed), yet a client's
  *    HEAD says "complete" — an acknowledged upload. The reaper accepts the object as the hook
@@ -14,7 +15,9 @@
  *    beside the object, which @tus/s3-store writes; its object exists only once complete.
  * 4. **Orphaned objects** under `incoming/` older than UPLOAD_TTL_S that no photo or upload refers
  *    to (an upload whose row was never written: the API died after S3, or a duplicate whose
- *    delete failed) are deleted; their bytes are counted first (`photos_orphaned_bytes`).
+ *    delete failed) are deleted; their bytes are counted first (`photos_orphaned_bytes`). The
+ *    `.info` of a tus upload that became a photo is not an orphan: it expires with the upload
+ *    (deleted, counted apart as `tusInfoExpired`, its bytes not orphaned ones).
  */
 import { json } from 'node:stream/consumers'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
@@ -33,7 +36,7 @@ export interface ReapDeps {
   store: Pick<ObjectStore, 'delete' | 'sha256Of' | 'getStream'>
   /** How a recovered tus upload becomes a photo: the upload routes' own path. */
   accept: AcceptDeps
-  uploads: Pick<PresignedUploads, 'listIncompleteMultipart' | 'abortMultipart'>
+  uploads: Pick<PresignedUploads, 'listIncompleteMultipart' | 'abortMultipart' | 'partBytes'>
   /** UPLOAD_TTL_S in ms: how old an incomplete upload or an orphan must be. */
   uploadTtlMs: number
   /** How long a photo may stay `processing` before it is enqueued again. @default 60 000 */
@@ -46,7 +49,10 @@ export interface ReapResult {
   tusRecovered: number
   abortedMultipart: number
   orphansDeleted: number
+  /** Bytes of the orphans deleted and of the aborted multipart uploads' parts. */
   orphanBytes: number
+  /** `.info` objects of finished tus uploads (the photo exists) removed at their expiry. */
+  tusInfoExpired: number
 }
 
 export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapResult> {
@@ -56,6 +62,7 @@ export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapRe
     abortedMultipart: 0,
     orphansDeleted: 0,
     orphanBytes: 0,
+    tusInfoExpired: 0,
   }
   const repairCutoff = new Date(now.getTime() - (deps.repairAfterMs ?? 60_000))
   const stale = await deps.photos.staleProcessing(repairCutoff, 1000)
@@ -65,6 +72,7 @@ export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapRe
   }
   const cutoff = new Date(now.getTime() - deps.uploadTtlMs)
   for (const upload of await deps.uploads.listIncompleteMultipart('incoming/', cutoff)) {
+    result.orphanBytes += await deps.uploads.partBytes(upload.key, upload.uploadId)
     await deps.uploads.abortMultipart(upload.key, upload.uploadId)
     result.abortedMultipart++
   }
@@ -76,11 +84,18 @@ export async function reapOnce(deps: ReapDeps, now = new Date()): Promise<ReapRe
       page.filter((o) => o.lastModified < repairCutoff),
     )
     const expired = page.filter((o) => o.lastModified < cutoff)
-    const referenced = await deps.photos.referencedKeys(expired.map((o) => o.key))
-    for (const orphan of expired.filter((o) => !referenced.has(o.key))) {
-      await deps.store.delete(orphan.key)
+    // A tus `.info` belongs to its upload's object: referenced when that object is a photo's.
+    const owner = (key: string) => (key.endsWith(tusInfoSuffix) ? key.slice(0, -tusInfoSuffix.length) : key)
+    const referenced = await deps.photos.referencedKeys([...new Set(expired.map((o) => owner(o.key)))])
+    for (const o of expired) {
+      if (referenced.has(o.key)) continue
+      await deps.store.delete(o.key)
+      if (referenced.has(owner(o.key))) {
+        result.tusInfoExpired++
+        continue
+      }
       result.orphansDeleted++
-      result.orphanBytes += orphan.bytes
+      result.orphanBytes += o.bytes
     }
   }
   return result

@@ -15,6 +15,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -145,6 +146,28 @@ export class PresignedUploads {
           if (error?.name !== 'NoSuchUpload') throw error
         }),
     )
+  }
+
+  /** The bytes an incomplete multipart upload's parts hold (stored and billed, invisible): ListParts, every page. */
+  async partBytes(key: string, uploadId: string): Promise<number> {
+    let bytes = 0
+    let marker: string | undefined
+    for (;;) {
+      const page = await this.#gate.run(() =>
+        this.#gate.client.send(
+          new ListPartsCommand({
+            Bucket: this.#gate.bucket,
+            Key: key,
+            UploadId: uploadId,
+            ...(marker ? { PartNumberMarker: marker } : {}),
+          }),
+        ),
+      )
+      for (const part of page.Parts ?? []) bytes += part.Size ?? 0
+      const next = page.NextPartNumberMarker
+      if (!page.IsTruncated || !next || next === marker) return bytes
+      marker = next
+    }
   }
 
   /**

@@ -6,9 +6,12 @@
  *
  * The owner (`x-user-id`) is checked here, before tus sees the request: a missing or malformed
  * header is the API's usual 400 naming `headers.x-user-id`. OPTIONS (a CORS preflight, which
- * carries no custom header) is answered by tus without it.
+ * carries no custom header) is answered by tus without it. GET is refused (405): @tus/server
+ * would answer it with the upload's bytes — the original, EXIF and GPS included — and a photo is
+ * only ever served as its stripped variants.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { TusNotReadableError } from '../errors.ts'
 import { photoDocs } from '../routes/openapi.ts'
 import { ownerOf } from '../routes/owner.ts'
 import { createTusServer, type TusDeps, tusPath } from './tus-server.ts'
@@ -25,6 +28,13 @@ export async function tusRoutes(app: FastifyInstance, deps: TusRouteDeps): Promi
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
     const handle = async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.method !== 'OPTIONS') ownerOf(request)
+      if (request.method === 'GET') {
+        const err = new TusNotReadableError() as InstanceType<typeof TusNotReadableError> & {
+          headers: Record<string, string>
+        }
+        err.headers = { allow: 'POST, HEAD, PATCH, DELETE, OPTIONS' }
+        throw err
+      }
       reply.hijack()
       await server.handle(request.raw, reply.raw)
     }

@@ -1,6 +1,6 @@
 /**
  * The rate limit header fields for Envoy's `response_headers_to_add`, built by the Fastify
- * plugin's own formatters (draft-ietf-httpapi-ratelimit-headers-10, `draftRevision`), so a client
+ * plugin's own formatters (draft-ietf-httpapi-ratelimit-headers-11, `draftRevision`), so a client
  * behind an Envoy sees the same quota information a client of the plugin sees:
  *
  *   RateLimit-Policy: "api-key";q=100;w=1
