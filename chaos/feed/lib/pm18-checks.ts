@@ -13,11 +13,12 @@ export const maxP99Ratio = 1.5
  * …or within this many ms of it. Over ~360 probes at 20 a second the p99 is the 4th-slowest, and
  * one machine-wide stall on a shared 2-core machine holds up several consecutive probes at once:
  * a fresh-clone CI run (2026-12-06) measured hardened 156 vs 70 ms idle (max 296 ms) with k6's own
- * posts held up 150 ms in the same second, and its naive run a 264 ms stall before the backlog
- * built; quieter runs moved by 20–30 ms (61 vs 38 ms). Starvation is seconds (naive: 7–25 s), so
- * a quarter of a second cannot hide it, and one stall cannot fail a run that kept its promise.
+ * posts held up 150 ms in the same second, another on a busier machine 672 vs 304 ms idle; its
+ * naive run a 264 ms stall before the backlog built; quieter runs moved by 20–30 ms (61 vs 38 ms).
+ * Starvation is seconds (naive: 7–25 s, the backlog growing ~0.4 s a celebrity post), so half a
+ * second cannot hide it, and one stall cannot fail a run that kept its promise.
  */
-export const p99AllowanceMs = 250
+export const p99AllowanceMs = 500
 /** The first seconds warm the JIT, the connections and the consumer's first fetches: not idle. */
 const warmupS = 2
 /** Fewer probes than this in a phase and a p99 means nothing. */

@@ -4,7 +4,8 @@
 // started. Only a 200 is goodput: a 206 says the timeline is being rebuilt and the page is not the
 // user's timeline yet. Each request is tagged op=read and bounded by a client timeout.
 //
-//   env: USERS_FILE (JSON {"users": ["<id>", …]}, written by the experiment's setup), RATE
+//   env: USERS_FILE (JSON {"users": ["<id>", …]}, written by the experiment's setup), USERS_MAX
+//        (read only the file's first N users; default all of them), RATE
 //        (reads/s, default 200), LIMIT (page size, default 20), TIMEOUT (default 2s),
 //        DURATION / BASE_URLS (set by the lab)
 import http from 'k6/http'
@@ -14,7 +15,8 @@ import { constantArrivalRate } from '../../../loadtests/lib/scenarios.js'
 const targets = envString('BASE_URLS', envString('BASE_URL', 'http://127.0.0.1:18100'))
   .split(',')
   .map((url) => assertLoopback(url.trim()).replace(/\/+$/, ''))
-const users = JSON.parse(open(envString('USERS_FILE', ''))).users
+const seeded = JSON.parse(open(envString('USERS_FILE', ''))).users
+const users = seeded.slice(0, envNumber('USERS_MAX', seeded.length))
 const rate = envNumber('RATE', 200)
 const limit = envNumber('LIMIT', 20)
 const timeout = envString('TIMEOUT', '2s')

@@ -98,6 +98,11 @@ export const configSchema = Type.Object({
     'longest a read waits for its rebuild before answering 206 (rebuildAdmission)',
   ),
   REBUILD_LEASE_MS: int(5000, 1, 'cross-instance rebuild lease (rebuildSingleFlight)'),
+  REBUILD_STATEMENT_TIMEOUT_MS: int(
+    5000,
+    0,
+    "statement_timeout of an admitted rebuild's query (rebuildAdmission): the bulkhead bounds rebuilds, and a rebuild cancelled at the read's timeout refills nothing; 0 = PG_STATEMENT_TIMEOUT_MS",
+  ),
   RELAY_POLL_MS: int(20, 1, 'the relay polls the outbox this often when it found nothing'),
   RELAY_BATCH_MAX: int(500, 1, 'outbox rows published per Kafka send', 100_000),
   POST_TEXT_MAX: int(500, 1, 'longest post text, in characters', 100_000),
@@ -145,6 +150,7 @@ export interface Config extends ProcessSettings {
   rebuildQueue: number
   rebuildWaitMs: number
   rebuildLeaseMs: number
+  rebuildStatementTimeoutMs: number
   relayPollMs: number
   relayBatchMax: number
   postTextMax: number
@@ -191,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     rebuildQueue: e.REBUILD_QUEUE,
     rebuildWaitMs: e.REBUILD_WAIT_MS,
     rebuildLeaseMs: e.REBUILD_LEASE_MS,
+    rebuildStatementTimeoutMs: e.REBUILD_STATEMENT_TIMEOUT_MS,
     relayPollMs: e.RELAY_POLL_MS,
     relayBatchMax: e.RELAY_BATCH_MAX,
     postTextMax: e.POST_TEXT_MAX,

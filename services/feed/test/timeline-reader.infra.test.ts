@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import {
   createPost,
@@ -390,6 +391,55 @@ test('rebuildAdmission: past REBUILD_CONCURRENCY + REBUILD_QUEUE a cold read ans
       [...posts].reverse(),
     )
   }
+})
+
+test("an admitted rebuild is not cancelled at the read path's statement timeout; a naive one is", async (t) => {
+  // The replica is the primary here, so a lock on posts holds the rebuild query for 600 ms: four
+  // times PG_STATEMENT_TIMEOUT_MS, well inside REBUILD_STATEMENT_TIMEOUT_MS.
+  const h = await feedHarness(t, {
+    env: { PG_STATEMENT_TIMEOUT_MS: '150', REBUILD_WAIT_MS: '100', REBUILD_STATEMENT_TIMEOUT_MS: '5000' },
+  })
+  const env = { DATABASE_REPLICA_URL: h.env.DATABASE_URL as string }
+  const hardened = await h.buildTestApp({ env })
+  const naive = await h.buildTestApp({
+    env,
+    mitigations: { rebuildSingleFlight: false, rebuildAdmission: false },
+  })
+  const [one, two, author] = await seedUsers(h.db, 3)
+  await seedFollows(h.db, [
+    [one, author],
+    [two, author],
+  ])
+  const posts = await seedPosts(h.db, author, 3)
+
+  const locker = await h.db.connect()
+  try {
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE posts IN ACCESS EXCLUSIVE MODE')
+    const hardenedRead = readTimeline(hardened.app, one)
+    const naiveRead = naive.app.inject({ method: 'GET', url: `/api/users/${two}/timeline` })
+    await sleep(600)
+    await locker.query('ROLLBACK')
+    assert.equal((await hardenedRead).status, 206, 'the read gave up after REBUILD_WAIT_MS')
+    assert.equal((await naiveRead).statusCode, 503, 'the naive rebuild was cancelled at 150 ms')
+  } finally {
+    locker.release()
+  }
+  await waitFor(() => hardened.feed.reader.rebuilder.admission.active === 0)
+  assert.equal(
+    await hardened.metric('feed_rebuilds_total', { outcome: 'done' }),
+    1,
+    'the lock wait was survived',
+  )
+  assert.equal(await hardened.metric('feed_rebuilds_total', { outcome: 'failed' }), 0)
+  const again = await readTimeline(hardened.app, one)
+  assert.equal(again.status, 200)
+  assert.deepEqual(
+    again.body.items.map((p) => p.id),
+    [...posts].reverse(),
+  )
+  assert.equal(await hardened.metric('feed_rebuild_queries_total'), 1, 'the retry used the rebuilt timeline')
+  assert.equal(await naive.metric('feed_rebuilds_total', { outcome: 'failed' }), 1)
 })
 
 test('the route: 404 for unknown or malformed users, 400 naming query.limit and query.cursor', async (t) => {

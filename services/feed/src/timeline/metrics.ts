@@ -2,6 +2,7 @@
  * The read path's metrics, registered on the app's registry (never prom-client's global one).
  * A second reader on the same registry reuses the first one's counters instead of throwing.
  */
+import { withPgClient } from '@faultline/kit/clients'
 import type pg from 'pg'
 import type { QueryResultRow } from 'pg'
 import { Counter, type Metric, type Registry } from 'prom-client'
@@ -59,4 +60,34 @@ export function countedQuery<R extends QueryResultRow>(
 ): Promise<pg.QueryResult<R>> {
   metrics.dbQueries.inc({ pool: route.target, op })
   return route.pool.query<R>(sql, params)
+}
+
+/**
+ * The same, under a `statement_timeout` of its own instead of the pool's (PG_STATEMENT_TIMEOUT_MS):
+ * `SET LOCAL` inside a transaction on one checked-out connection, so the connection goes back to
+ * the pool with the pool's timeout (a failure destroys it instead: `withPgClient`).
+ */
+export function countedQueryWithTimeout<R extends QueryResultRow>(
+  metrics: ReaderMetrics,
+  route: ReadRoute,
+  op: ReadOp,
+  sql: string,
+  params: unknown[],
+  statementTimeoutMs: number,
+): Promise<pg.QueryResult<R>> {
+  metrics.dbQueries.inc({ pool: route.target, op })
+  return withPgClient(route.pool, async (client): Promise<pg.QueryResult<R>> => {
+    await client.query('BEGIN')
+    await client.query(`SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}`)
+    // The pool's client-side query_timeout (its statement timeout + 500 ms) would end it first;
+    // pg reads a query's own `query_timeout` (lib/client.js), which its types leave out.
+    const query: pg.QueryConfig & { query_timeout: number } = {
+      text: sql,
+      values: params,
+      query_timeout: statementTimeoutMs + 500,
+    }
+    const result = await client.query<R>(query)
+    await client.query('COMMIT')
+    return result
+  })
 }

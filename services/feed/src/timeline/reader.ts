@@ -91,6 +91,7 @@ export class HomeTimelineReader implements TimelineReader {
       concurrency: config.rebuildConcurrency,
       queue: config.rebuildQueue,
       waitMs: config.rebuildWaitMs,
+      statementTimeoutMs: config.rebuildStatementTimeoutMs,
     })
     this.#celebrities = new CelebrityMerge({
       redis,

@@ -8,6 +8,8 @@
  *   REBUILD_QUEUE waiting), and a read waits for its rebuild at most REBUILD_WAIT_MS; past
  *   either, the read answers "rebuilding" (206) instead of adding one more query to a Postgres
  *   that is already behind. The rebuild it started keeps going and serves the retry.
+ *   An admitted rebuild's query runs under REBUILD_STATEMENT_TIMEOUT_MS, not the read path's
+ *   statement timeout: it is cancelled only when it is truly stuck.
  * Both off (naive): every read of a cold timeline queries Postgres itself, with no limit.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,7 +20,7 @@ import type pg from 'pg'
 import type { MitigationState } from '../mitigations.ts'
 import type { ReadRoute } from '../session-lsn.ts'
 import type { TimelineStore } from '../timeline-store.ts'
-import { countedQuery, type ReaderMetrics } from './metrics.ts'
+import { countedQuery, countedQueryWithTimeout, type ReaderMetrics } from './metrics.ts'
 
 /** What a read learns from `ensureBuilt`: go on reading the timeline, answer 206, or 404. */
 export type RebuildResult = 'built' | 'rebuilding' | 'missing'
@@ -46,6 +48,14 @@ export interface TimelineRebuilderOptions {
   concurrency: number
   queue: number
   waitMs: number
+  /**
+   * `statement_timeout` of an admitted rebuild's query (rebuildAdmission on; 0 = the pool's). A
+   * read gives up on its rebuild after `waitMs` and answers 206, but the rebuild goes on for the
+   * retry: cancelling it at the read path's statement timeout would throw the work away and leave
+   * the timeline cold — Postgres, busy, makes every rebuild slower, more of them are cancelled,
+   * and the cache never refills (pm02). The bulkhead, not the timeout, is what bounds rebuilds.
+   */
+  statementTimeoutMs?: number
   /** How often a read waiting for another instance's rebuild looks for the timeline (default 20). */
   pollMs?: number
 }
@@ -71,6 +81,11 @@ CROSS JOIN LATERAL (
   ORDER BY id DESC LIMIT $2
 ) p
 ORDER BY p.id DESC LIMIT $2`
+
+interface RebuildRow {
+  id: string
+  author_id: string
+}
 
 export class TimelineRebuilder {
   readonly #o: TimelineRebuilderOptions
@@ -196,13 +211,18 @@ export class TimelineRebuilder {
     try {
       const route = await this.#o.routeFor(userId)
       metrics.rebuildQueries.inc()
-      const { rows } = await countedQuery<{ id: string; author_id: string }>(
-        metrics,
-        route,
-        'timeline_rebuild',
-        rebuildSql,
-        [userId, this.#o.timelineCap, hybrid ? this.#o.celebrityThreshold : null],
-      )
+      const params = [userId, this.#o.timelineCap, hybrid ? this.#o.celebrityThreshold : null]
+      const timeoutMs = this.#o.mitigations.current.rebuildAdmission ? (this.#o.statementTimeoutMs ?? 0) : 0
+      const { rows } = await (timeoutMs > 0
+        ? countedQueryWithTimeout<RebuildRow>(
+            metrics,
+            route,
+            'timeline_rebuild',
+            rebuildSql,
+            params,
+            timeoutMs,
+          )
+        : countedQuery<RebuildRow>(metrics, route, 'timeline_rebuild', rebuildSql, params))
       await store.buildTimeline(
         userId,
         rows.map((r) => r.id),
