@@ -47,10 +47,11 @@ export async function healCluster(ctx: HookContext): Promise<void> {
 }
 
 /**
- * The Redis key of the hot key's counter (setup's first decision created it), looked for on every
- * node (a replica holds its master's keys too), so a node that is down does not hide it.
+ * The Redis key of `value`'s counter under `limit` (a decision made it: setup's, for the hot key),
+ * looked for on every node (a replica holds its master's keys too), so a node that is down does
+ * not hide it.
  */
-export async function hotCounterKey(
+export async function counterKeyOf(
   ctx: LabContext,
   fixture: RatelimiterFixture,
   limit: HotKeyLimit,
@@ -108,7 +109,7 @@ export function killHotKeyMaster(fixture: RatelimiterFixture, limit: HotKeyLimit
   return action(
     `kill -9 the cluster master serving ${limit.domain} ${limit.descriptorKey}=${value}`,
     async (ctx) => {
-      const key = await hotCounterKey(ctx, fixture, limit, value)
+      const key = await counterKeyOf(ctx, fixture, limit, value)
       const master = await masterOf(ctx, fixture, key)
       if (!master.component)
         throw new Error(`127.0.0.1:${master.port} is not one of the infra's cluster nodes`)

@@ -18,6 +18,8 @@ export interface HotKeyLimit {
 
 export const pm06Limit: HotKeyLimit = { domain: 'pm06', descriptorKey: 'api_key', perSecond: 100 }
 export const pm19Limit: HotKeyLimit = { domain: 'pm19', descriptorKey: 'api_key', perSecond: 20 }
+/** pm19's fail-closed key: the same limit, `failure_policy: closed`, exact (sliding log). */
+export const pm19ClosedLimit: HotKeyLimit = { domain: 'pm19-closed', descriptorKey: 'api_key', perSecond: 20 }
 
 interface DecideAnswer {
   overall: string

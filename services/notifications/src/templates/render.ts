@@ -85,24 +85,27 @@ export function plainText(s: string): string {
   return s.replace(/\r\n?/g, '\n').replace(controlCharsButNewlineTab, '')
 }
 
-/** The name of the undefined variable behind a liquidjs error, if that is what it is. */
-function undefinedVariableOf(err: unknown): string | undefined {
+/** A liquidjs error and the errors it wraps (a filter's throw is its `originalError`), outermost first. */
+function* errorChain(err: unknown): Generator<unknown> {
   let e: unknown = err
   for (let depth = 0; e && depth < 5; depth++) {
+    yield e
+    e = (e as { originalError?: unknown }).originalError
+  }
+}
+
+/** The variable a strict render found undefined (liquidjs' UndefinedVariableError, maybe wrapped). */
+function undefinedVariableOf(err: unknown): string | undefined {
+  for (const e of errorChain(err)) {
     const name = (e as { variableName?: unknown }).variableName
     if (typeof name === 'string') return name
-    e = (e as { originalError?: unknown }).originalError
   }
   return undefined
 }
 
-/** The error behind a liquidjs error (it wraps what a filter throws in `originalError`). */
+/** The error of `type` behind a liquidjs error. */
 function originalOf<T>(err: unknown, type: abstract new (...args: never[]) => T): T | undefined {
-  let e: unknown = err
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e instanceof type) return e
-    e = (e as { originalError?: unknown }).originalError
-  }
+  for (const e of errorChain(err)) if (e instanceof type) return e
   return undefined
 }
 
