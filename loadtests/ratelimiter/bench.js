@@ -126,7 +126,12 @@ export function burst() {
   for (let i = 0; i < burstSize; i++) {
     const base = baseUrls[i % baseUrls.length]
     const key = `${keyPrefix}${i % keyCount}`
-    requests.push(['GET', `${base}${targetPath}`, null, { headers: { 'x-api-key': key } }])
+    if (mode === 'get') {
+      requests.push(['GET', `${base}${targetPath}`, null, { headers: { 'x-api-key': key } }])
+    } else {
+      const body = JSON.stringify({ domain, descriptors: [{ key: descriptorKey, value: key }] })
+      requests.push(['POST', `${base}/v1/decide`, body, decideParams])
+    }
   }
   http.batch(requests)
 }

@@ -1,21 +1,26 @@
 /**
  * Accuracy with 4 instances sharing one Redis: one key, LIMIT per WINDOW_MS, under the bursts
  * shape of loadtests/ratelimiter/bench.js (a trickle plus bursts of 1.5× the limit that drift
- * across window edges), spread round robin over the instances. Each instance notes when its
- * handler admitted a request; the merged timestamps give the most admitted in any window of the
- * rule's length (a sliding window, not the limiter's own buckets — a fixed window's edge burst
- * shows here).
+ * across window edges), spread round robin over the instances. Each candidate server notes when
+ * its handler admitted a request; for the real decision service and gateway (sliding log, the
+ * default) the admissions are read from their logs in Redis (sliding-log-recorder.ts). The merged
+ * timestamps give the most admitted in any window of the rule's length (a sliding window, not the
+ * limiter's own buckets — a fixed window's edge burst shows here).
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { maxInAnyWindow } from '@faultline/ratelimit'
 import {
   type CandidateSpec,
   collectAdmitted,
   degradedCount,
   fileLabel,
+  isOurService,
   label,
   runLoad,
   startInstances,
 } from './runs.ts'
+import { SlidingLogRecorder } from './sliding-log-recorder.ts'
 import { algorithms, type RunSettings } from './throughput-run.ts'
 
 export interface Accuracy {
@@ -55,6 +60,7 @@ export async function measureAccuracy(
     },
     { name: 'fastify-rate-limit', env: limiterEnv('frl') },
     { name: 'rate-limiter-flexible', env: limiterEnv('rlf') },
+    ...ourServices(s),
   ]
   const burstSize = Math.round(s.limit * 1.5)
   const trickleRate = Math.max(1, Math.round((s.limit * 200) / s.windowMs))
@@ -63,15 +69,20 @@ export async function measureAccuracy(
   const results: Accuracy[] = []
   for (const spec of specs) {
     const instances = await startInstances(spec, 4, s.logDir)
+    const ours = isOurService(spec.name)
+    const recorder = ours
+      ? new SlidingLogRecorder(s.redisUrl, spec.env.REDIS_KEY_PREFIX as string)
+      : undefined
     try {
       s.log(
         `accuracy: ${label(spec)} × 4, bursts of ${burstSize} every ${burstEveryMs} ms + ${trickleRate}/s …`,
       )
-      await collectAdmitted(instances.urls) // drop anything noted before the measured run
-      const degradedBefore = await degradedCount(instances.urls)
+      if (!ours) await collectAdmitted(instances.urls) // drop anything noted before the measured run
+      const degradedBefore = ours ? null : await degradedCount(instances.urls)
+      recorder?.start()
       await runLoad({
         urls: instances.urls,
-        mode: 'get',
+        mode: spec.name === 'decision-service' ? 'decide' : 'get',
         scenario: 'bursts',
         env: {
           BURST_SIZE: String(burstSize),
@@ -86,9 +97,9 @@ export async function measureAccuracy(
         logDir: s.logDir,
         name: `accuracy-${fileLabel(spec)}`,
       })
-      const admitted = await collectAdmitted(instances.urls)
+      const admitted = recorder ? await recorder.stop() : await collectAdmitted(instances.urls)
       const maxInWindow = maxInAnyWindow(admitted, s.windowMs)
-      const degradedAfter = await degradedCount(instances.urls)
+      const degradedAfter = ours ? null : await degradedCount(instances.urls)
       const degraded = degradedAfter === null ? null : degradedAfter - (degradedBefore ?? 0)
       const row = {
         candidate: label(spec),
@@ -104,8 +115,60 @@ export async function measureAccuracy(
       )
       results.push(row)
     } finally {
+      if (recorder) await recorder.stop().catch(() => [])
       await instances.stop()
     }
   }
   return results
+}
+
+/**
+ * The decision service (a rules file of one limit per API key in the load's domain) and the demo
+ * gateway (GATEWAY_* env), both on their default exact algorithm, the sliding log, whose logs in
+ * Redis give their admissions. The rules file's units are whole seconds and up: with a window that
+ * is not one, the decision service is left out.
+ */
+function ourServices(s: RunSettings & { limit: number; windowMs: number }): CandidateSpec[] {
+  const prefix = (name: string) => `bench:${s.runId}:acc:${name}:`
+  const specs: CandidateSpec[] = []
+  const unit = ({ 1000: 'second', 60000: 'minute', 3600000: 'hour' } as Record<number, string>)[s.windowMs]
+  if (unit) {
+    const rulesFile = join(s.logDir, 'accuracy-rules.yaml')
+    writeFileSync(
+      rulesFile,
+      [
+        '# The accuracy run of services/ratelimiter/bench: one limit per API key, the exact default algorithm.',
+        'version: 1',
+        'domains:',
+        '  - domain: bench',
+        '    descriptors:',
+        '      - key: api_key',
+        '        rate_limit:',
+        '          name: bench-accuracy',
+        `          requests_per_unit: ${s.limit}`,
+        `          unit: ${unit}`,
+        '          algorithm: sliding-log',
+        '',
+      ].join('\n'),
+    )
+    specs.push({
+      name: 'decision-service',
+      env: { REDIS_URL: s.redisUrl, RULES_FILE: rulesFile, REDIS_KEY_PREFIX: prefix('svc') },
+    })
+  } else {
+    s.log(
+      `accuracy: the decision service is left out (a window of ${s.windowMs} ms is not a rules-file unit)`,
+    )
+  }
+  specs.push({
+    name: 'gateway',
+    env: {
+      REDIS_URL: s.redisUrl,
+      REDIS_KEY_PREFIX: prefix('gw'),
+      GATEWAY_LIMIT: String(s.limit),
+      GATEWAY_WINDOW_MS: String(s.windowMs),
+      GATEWAY_ALGORITHM: 'sliding-log',
+    },
+  })
+  return specs
 }

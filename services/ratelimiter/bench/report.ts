@@ -20,7 +20,7 @@ export interface BenchResult {
   outage?: OutageRun[]
 }
 
-const exact = new Set(['plugin sliding-log'])
+const exact = new Set(['plugin sliding-log', 'decision-service', 'gateway'])
 
 const peers = ['fastify-rate-limit', 'rate-limiter-flexible']
 
@@ -93,7 +93,7 @@ function accuracySection(a: Accuracy[], s: BenchResult['settings']): string[] {
       rows,
     ),
     '',
-    `- Exact (sliding log, deadline ${s.accuracyDeadlineMs} ms): ${worstExact.toFixed(2)}× (target 1.00) — ${worstExact <= 1 ? 'met' : 'NOT met'}. Token bucket and GCRA admit their burst plus the rate (up to 2× in one window with burst = limit): exact to their own definition, not to a sliding window. Admission times: for our plugin the Redis time of the decision (the clock that decided), for the peers the handler's clock (they report no decision time; a request or two in flight at a window's edge can move between windows).`,
+    `- Exact (sliding log, deadline ${s.accuracyDeadlineMs} ms): ${worstExact.toFixed(2)}× (target 1.00) — ${worstExact <= 1 ? 'met' : 'NOT met'}. Token bucket and GCRA admit their burst plus the rate (up to 2× in one window with burst = limit): exact to their own definition, not to a sliding window. Exact covers our plugin, the decision service and the demo gateway (both on their default sliding log). Admission times: for our plugin the Redis time of the decision (the clock that decided), for the decision service and the gateway the same Redis time, read from their sliding logs in Redis every 200 ms (they have no bench hook), for the peers the handler's clock (they report no decision time; a request or two in flight at a window's edge can move between windows).`,
     '',
   ]
 }

@@ -10,7 +10,17 @@ import type { CandidateName } from './candidates.ts'
 
 const candidateEntry = join(repoRoot, 'services', 'ratelimiter', 'bench', 'candidate-server.ts')
 const decisionEntry = join(repoRoot, 'services', 'ratelimiter', 'src', 'server.ts')
+const gatewayEntry = join(repoRoot, 'services', 'ratelimiter', 'src', 'gateway.ts')
 export const benchScript = join(repoRoot, 'loadtests', 'ratelimiter', 'bench.js')
+
+/** The ratelimiter's own processes, started as `./faultline up ratelimiter` starts them. */
+export type OurService = 'decision-service' | 'gateway'
+
+const serviceEntry: Record<OurService, string> = { 'decision-service': decisionEntry, gateway: gatewayEntry }
+
+export function isOurService(name: CandidateSpec['name']): name is OurService {
+  return name === 'decision-service' || name === 'gateway'
+}
 
 export interface Instances {
   urls: string[]
@@ -18,8 +28,8 @@ export interface Instances {
 }
 
 export interface CandidateSpec {
-  /** A candidate server, or the real decision service (`decision-service`). */
-  name: CandidateName | 'decision-service'
+  /** A candidate server, or one of the real services (`decision-service`, the demo `gateway`). */
+  name: CandidateName | OurService
   algorithm?: string
   /** Extra env for every instance (REDIS_URL, LIMIT, failure policy …). */
   env: Record<string, string>
@@ -52,11 +62,11 @@ export async function startInstances(
   try {
     for (let i = 0; i < count; i++) {
       const port = await freePort()
-      const service = spec.name === 'decision-service'
+      const service = isOurService(spec.name)
       const child = startChild({
         name: `${fileLabel(spec)}-${i}`,
         command: process.execPath,
-        args: [service ? decisionEntry : candidateEntry],
+        args: [isOurService(spec.name) ? serviceEntry[spec.name] : candidateEntry],
         env: {
           ...spec.env,
           PORT: String(port),
